@@ -1,0 +1,53 @@
+# The README's two commands: `make run` (embedded default, no servers) and `make test` (real PostgreSQL + Redis).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test lint check services system-deps bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt requirements/production.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+run: $(VENV)/.base-installed
+	@mkdir -p var
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --no-input
+	@echo ""
+	@echo "  aiassistant-api on http://$(HOST):$(PORT)/  (embedded default: SQLite in var/, no external server)"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/   (ReDoc: /api/v1/redoc/, schema: /api/v1/schema/)"
+	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
+	@echo "  Create an admin user:  $(PY) manage.py createsuperuser"
+	@echo ""
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py runserver $(HOST):$(PORT)
+
+system-deps:
+	@bash deploy/scripts/system-deps.sh
+
+services:
+	@bash deploy/scripts/ensure-services.sh
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check
+
+test: system-deps services lint
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest --cov --cov-report=term --cov-report=xml --create-db $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed system-deps services
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var .coverage coverage.xml .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+from rest_framework import serializers
+
+from accounts.models import User
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "is_staff", "date_joined"]
+        read_only_fields = fields
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    confirm_password = serializers.CharField(write_only=True, trim_whitespace=False)
+    full_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+
+    def validate(self, attrs):
+        if attrs["password"] != attrs["confirm_password"]:
+            raise serializers.ValidationError({"confirm_password": ["The passwords do not match."]})
+        return attrs
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField()
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Lifetime of the access token, in seconds.")
+
+
+class RegisterOutputSerializer(TokenOutputSerializer):
+    user = UserOutputSerializer()
+
+
+class UserUpdateInputSerializer(serializers.Serializer):
+    full_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = serializers.CharField(trim_whitespace=False)
+    new_password = serializers.CharField(trim_whitespace=False)

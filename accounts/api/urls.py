@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("register/", views.RegisterApi.as_view(), name="register"),
+    path("login/", views.LoginApi.as_view(), name="login"),
+    path("refresh/", views.RefreshApi.as_view(), name="refresh"),
+    path("logout/", views.LogoutApi.as_view(), name="logout"),
+    path("me/", views.MeApi.as_view(), name="me"),
+    path("password/", views.PasswordChangeApi.as_view(), name="password"),
+]

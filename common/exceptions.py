@@ -1,0 +1,91 @@
+"""One error shape for the whole API: RFC 9457 problem details (application/problem+json)."""
+
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import set_rollback
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class ServiceError(exceptions.APIException):
+    """A business rule refused the operation (raised by services, rendered as problem+json)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request could not be processed."
+    default_code = "invalid"
+
+    def __init__(self, detail=None, *, code=None, status_code=None, field=None):
+        super().__init__(detail, code)
+        if status_code is not None:
+            self.status_code = status_code
+        self.field = field
+
+
+def problem(status_code: int, detail: str, *, title: str | None = None, code: str | None = None, **extra) -> dict:
+    """Build a problem details body."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+    }
+    if code:
+        body["code"] = code
+    body.update(extra)
+    return body
+
+
+def problem_response(status_code: int, detail: str, **kwargs) -> JsonResponse:
+    """A plain Django response carrying a problem (for views outside DRF: 404/500 handlers)."""
+    return JsonResponse(problem(status_code, detail, **kwargs), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def problem_exception_handler(exc, context):
+    """DRF exception handler: every error leaves the API as problem+json."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+
+    if not isinstance(exc, exceptions.APIException):
+        return None  # unexpected: Django's handler500 (config.urls) answers with problem+json
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError) or (isinstance(exc, ServiceError) and exc.field):
+        detail = exc.detail if isinstance(exc, exceptions.ValidationError) else {exc.field: [exc.detail]}
+        if not isinstance(detail, dict):
+            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+        body = problem(
+            exc.status_code,
+            "The request is invalid: see errors." if isinstance(exc, exceptions.ValidationError) else str(exc.detail),
+            title="Validation failed",
+            code="invalid",
+            errors=detail,
+        )
+    else:
+        codes = exc.get_codes()
+        body = problem(exc.status_code, _flatten(exc.detail), code=codes if isinstance(codes, str) else None)
+
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,0 +1,29 @@
+"""Production: HTTPS behind a proxy, PostgreSQL, Redis; refuses to start without its secrets."""
+
+from config.env import env, require
+
+from .base import *  # noqa: F403
+from .base import DATABASES, SIMPLE_JWT
+
+DEBUG = False
+SECRET_KEY = require("SECRET_KEY")
+SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")
+require("DATABASE_URL")
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise SystemExit("configuration error: DATABASE_URL must point to PostgreSQL in production")
+require("REDIS_URL")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise SystemExit("configuration error: the environment variable ALLOWED_HOSTS is required (see .env.example)")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# TLS ends at the proxy, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_SAMESITE = "Lax"

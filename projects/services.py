@@ -1,0 +1,103 @@
+"""Project writes: projects and their members. Role rules are enforced here."""
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.models import User
+from common.exceptions import ServiceError
+from projects.models import Membership, Project, Role
+from projects.permissions import require_role
+
+
+def _unique_slug(base: str, *, exclude_id=None) -> str:
+    base = (slugify(base) or "project")[:200]
+    slug, n = base, 1
+    taken = Project.objects.exclude(pk=exclude_id) if exclude_id else Project.objects.all()
+    while taken.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def project_create(*, name: str, description: str = "", slug: str = "", actor: User) -> Project:
+    """Create a project; the creator becomes its owner."""
+    if slug and Project.objects.filter(slug=slug).exists():
+        raise ServiceError("A project with this slug already exists.", field="slug")
+    project = Project(name=name, description=description, slug=slug or _unique_slug(name), created_by=actor)
+    project.full_clean()
+    project.save()
+    Membership.objects.create(project=project, user=actor, role=Role.OWNER, invited_by=actor)
+    project.role = Role.OWNER
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, role: str, actor: User, **fields) -> Project:
+    """Change name, slug or description (admins and owners)."""
+    require_role(role, Role.ADMIN, "change the project")
+    slug = fields.get("slug")
+    if slug and Project.objects.exclude(pk=project.pk).filter(slug=slug).exists():
+        raise ServiceError("A project with this slug already exists.", field="slug")
+    for name in ("name", "slug", "description"):
+        if name in fields:
+            setattr(project, name, fields[name])
+    project.full_clean()
+    project.save()
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, role: str, actor: User) -> None:
+    """Delete a project and everything in it (owners only)."""
+    require_role(role, Role.OWNER, "delete the project")
+    project.delete()
+
+
+def _owner_count(project: Project) -> int:
+    # Lock the owner rows so two concurrent demotions cannot both pass the last-owner check.
+    return len(Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).values_list("pk"))
+
+
+@transaction.atomic
+def project_member_add(*, project: Project, role: str, email: str, new_role: str, actor: User) -> Membership:
+    """Add an existing user to the project (admins; only owners grant owner)."""
+    require_role(role, Role.ADMIN, "manage members")
+    if new_role == Role.OWNER:
+        require_role(role, Role.OWNER, "make someone an owner")
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None:
+        raise ServiceError("No active user has this email address; they must register first.", field="email")
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise ServiceError("This user is already a member of the project.", field="email")
+    membership = Membership(project=project, user=user, role=new_role, invited_by=actor)
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+@transaction.atomic
+def project_member_update(*, membership: Membership, role: str, new_role: str, actor: User) -> Membership:
+    """Change a member's role (admins; only owners touch the owner role; never the last owner)."""
+    require_role(role, Role.ADMIN, "manage members")
+    if Role.OWNER in (membership.role, new_role):
+        require_role(role, Role.OWNER, "change an owner")
+    if membership.role == Role.OWNER and new_role != Role.OWNER and _owner_count(membership.project) <= 1:
+        raise ServiceError("The last owner cannot be demoted; make someone else owner first.", field="role")
+    membership.role = new_role
+    membership.full_clean()
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def project_member_remove(*, membership: Membership, role: str, actor: User) -> None:
+    """Remove a member, or leave the project oneself; the last owner cannot leave."""
+    if membership.user_id != actor.pk:
+        require_role(role, Role.ADMIN, "manage members")
+        if membership.role == Role.OWNER:
+            require_role(role, Role.OWNER, "remove an owner")
+    if membership.role == Role.OWNER and _owner_count(membership.project) <= 1:
+        raise ServiceError("The last owner cannot leave the project; make someone else owner first.",
+                           status_code=409, code="last_owner")
+    membership.delete()
