@@ -66,8 +66,9 @@ def token_refresh(*, refresh_token: str) -> dict:
             raise TokenError("The token's user is inactive or gone.")
         refresh.blacklist()
     except TokenError as exc:
-        raise exceptions.AuthenticationFailed("The refresh token is invalid, expired or already used.",
-                                              code="token_not_valid") from exc
+        raise exceptions.AuthenticationFailed(
+            "The refresh token is invalid, expired or already used.", code="token_not_valid"
+        ) from exc
     return token_pair_for(user)
 
 
@@ -76,15 +77,17 @@ def token_revoke(*, refresh_token: str) -> None:
     try:
         RefreshToken(refresh_token).blacklist()
     except TokenError as exc:
-        raise exceptions.AuthenticationFailed("The refresh token is invalid, expired or already used.",
-                                              code="token_not_valid") from exc
+        raise exceptions.AuthenticationFailed(
+            "The refresh token is invalid, expired or already used.", code="token_not_valid"
+        ) from exc
 
 
 def user_tokens_revoke_all(*, user: User) -> int:
     """Blacklist every outstanding refresh token of the user (after a password change)."""
     outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding],
-                                         ignore_conflicts=True)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
     return len(outstanding)
 
 

@@ -98,6 +98,9 @@ def project_member_remove(*, membership: Membership, role: str, actor: User) -> 
         if membership.role == Role.OWNER:
             require_role(role, Role.OWNER, "remove an owner")
     if membership.role == Role.OWNER and _owner_count(membership.project) <= 1:
-        raise ServiceError("The last owner cannot leave the project; make someone else owner first.",
-                           status_code=409, code="last_owner")
+        raise ServiceError(
+            "The last owner cannot leave the project; make someone else owner first.",
+            status_code=409,
+            code="last_owner",
+        )
     membership.delete()

@@ -22,8 +22,11 @@ class PublicAuthApi(APIView):
 class RegisterApi(PublicAuthApi):
     throttle_classes = [AnonThrottle, AuthThrottle]
 
-    @extend_schema(request=serializers.RegisterInputSerializer, responses={201: serializers.RegisterOutputSerializer},
-                   tags=["auth"])
+    @extend_schema(
+        request=serializers.RegisterInputSerializer,
+        responses={201: serializers.RegisterOutputSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
         data = serializers.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,8 +42,9 @@ class RegisterApi(PublicAuthApi):
 class LoginApi(PublicAuthApi):
     throttle_classes = [AnonThrottle, AuthThrottle]
 
-    @extend_schema(request=serializers.LoginInputSerializer, responses={200: serializers.TokenOutputSerializer},
-                   tags=["auth"])
+    @extend_schema(
+        request=serializers.LoginInputSerializer, responses={200: serializers.TokenOutputSerializer}, tags=["auth"]
+    )
     def post(self, request):
         data = serializers.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -49,8 +53,9 @@ class LoginApi(PublicAuthApi):
 
 
 class RefreshApi(PublicAuthApi):
-    @extend_schema(request=serializers.RefreshInputSerializer, responses={200: serializers.TokenOutputSerializer},
-                   tags=["auth"])
+    @extend_schema(
+        request=serializers.RefreshInputSerializer, responses={200: serializers.TokenOutputSerializer}, tags=["auth"]
+    )
     def post(self, request):
         data = serializers.RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -73,8 +78,9 @@ class MeApi(APIView):
     def get(self, request):
         return Response(serializers.UserOutputSerializer(request.user).data)
 
-    @extend_schema(request=serializers.UserUpdateInputSerializer, responses={200: serializers.UserOutputSerializer},
-                   tags=["auth"])
+    @extend_schema(
+        request=serializers.UserUpdateInputSerializer, responses={200: serializers.UserOutputSerializer}, tags=["auth"]
+    )
     def patch(self, request):
         data = serializers.UserUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

@@ -22,10 +22,16 @@ class ProjectFilter(django_filters.FilterSet):
 @extend_schema_view(
     list=extend_schema(tags=["projects"]),
     retrieve=extend_schema(tags=["projects"]),
-    create=extend_schema(tags=["projects"], request=serializers.ProjectInputSerializer,
-                         responses={201: serializers.ProjectOutputSerializer}),
-    partial_update=extend_schema(tags=["projects"], request=serializers.ProjectUpdateSerializer,
-                                 responses={200: serializers.ProjectOutputSerializer}),
+    create=extend_schema(
+        tags=["projects"],
+        request=serializers.ProjectInputSerializer,
+        responses={201: serializers.ProjectOutputSerializer},
+    ),
+    partial_update=extend_schema(
+        tags=["projects"],
+        request=serializers.ProjectUpdateSerializer,
+        responses={200: serializers.ProjectOutputSerializer},
+    ),
     destroy=extend_schema(tags=["projects"]),
 )
 class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
@@ -55,8 +61,7 @@ class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         project = selectors.project_get(user=request.user, project_id=pk)
         data = serializers.ProjectUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_update(project=project, role=project.role, actor=request.user,
-                                          **data.validated_data)
+        project = services.project_update(project=project, role=project.role, actor=request.user, **data.validated_data)
         return Response(self.serializer_class(project).data)
 
     def destroy(self, request, pk=None):
@@ -67,10 +72,16 @@ class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
 
 @extend_schema_view(
     list=extend_schema(tags=["projects"]),
-    create=extend_schema(tags=["projects"], request=serializers.MembershipInputSerializer,
-                         responses={201: serializers.MembershipOutputSerializer}),
-    partial_update=extend_schema(tags=["projects"], request=serializers.MembershipUpdateSerializer,
-                                 responses={200: serializers.MembershipOutputSerializer}),
+    create=extend_schema(
+        tags=["projects"],
+        request=serializers.MembershipInputSerializer,
+        responses={201: serializers.MembershipOutputSerializer},
+    ),
+    partial_update=extend_schema(
+        tags=["projects"],
+        request=serializers.MembershipUpdateSerializer,
+        responses={200: serializers.MembershipOutputSerializer},
+    ),
     destroy=extend_schema(tags=["projects"]),
 )
 class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
@@ -94,9 +105,13 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         project = self._project()
         data = serializers.MembershipInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.project_member_add(project=project, role=project.role, actor=request.user,
-                                                 email=data.validated_data["email"],
-                                                 new_role=data.validated_data["role"])
+        membership = services.project_member_add(
+            project=project,
+            role=project.role,
+            actor=request.user,
+            email=data.validated_data["email"],
+            new_role=data.validated_data["role"],
+        )
         return Response(self.serializer_class(membership).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, project_pk=None, pk=None):
@@ -104,8 +119,9 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         membership = selectors.membership_get(project=project, membership_id=pk)
         data = serializers.MembershipUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.project_member_update(membership=membership, role=project.role, actor=request.user,
-                                                    new_role=data.validated_data["role"])
+        membership = services.project_member_update(
+            membership=membership, role=project.role, actor=request.user, new_role=data.validated_data["role"]
+        )
         return Response(self.serializer_class(membership).data)
 
     def destroy(self, request, project_pk=None, pk=None):

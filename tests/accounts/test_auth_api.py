@@ -17,8 +17,9 @@ STRONG = "Tr1cky-passphrase-42"
 
 
 def register(client, email="new@example.com", password=STRONG, confirm=None):
-    return client.post(REGISTER, {"email": email, "password": password, "confirm_password": confirm or password},
-                       format="json")
+    return client.post(
+        REGISTER, {"email": email, "password": password, "confirm_password": confirm or password}, format="json"
+    )
 
 
 def test_register_returns_tokens_and_user(api_client):
