@@ -1,0 +1,66 @@
+import pytest
+from rest_framework.settings import api_settings
+
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/api/v1/auth/login/"
+
+
+@pytest.fixture
+def rates(settings):
+    """Lower the throttle rates for one test (read at request time by common.throttling)."""
+
+    def set_rates(**overrides):
+        rest = dict(settings.REST_FRAMEWORK)
+        rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], **overrides}
+        settings.REST_FRAMEWORK = rest
+        assert api_settings.DEFAULT_THROTTLE_RATES["anon"] == rest["DEFAULT_THROTTLE_RATES"]["anon"]
+
+    return set_rates
+
+
+def test_login_is_throttled_with_retry_after(api_client, user, rates):
+    rates(auth="3/minute")
+    statuses = [
+        api_client.post(LOGIN, {"email": user.email, "password": "wrong-password"}, format="json").status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    response = api_client.post(LOGIN, {"email": user.email, "password": PASSWORD}, format="json")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert 0 < int(response["Retry-After"]) <= 60
+
+
+def test_authenticated_requests_are_throttled_per_user(auth_client, rates):
+    rates(user="2/minute")
+    statuses = [auth_client.get("/api/v1/projects/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_anonymous_requests_are_throttled_per_address(api_client, rates):
+    rates(anon="2/minute")
+    statuses = [api_client.post("/api/v1/auth/refresh/", {}, format="json").status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
+def test_throttle_counts_are_kept_in_the_shared_cache(api_client, rates):
+    from django.core.cache import cache
+
+    rates(anon="5/minute")
+    api_client.post("/api/v1/auth/refresh/", {}, format="json")
+    assert cache.get("throttle_anon_127.0.0.1") is not None
+
+
+def test_forged_forwarded_for_does_not_escape_the_limit(api_client, rates, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    rates(anon="2/minute")
+    statuses = [
+        api_client.post(
+            "/api/v1/auth/refresh/", {}, format="json", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.7"
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [400, 400, 429]
