@@ -3,7 +3,7 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import DATABASES, SIMPLE_JWT
+from .base import DATABASES, SIMPLE_JWT, STORAGES
 
 DEBUG = False
 SECRET_KEY = require("SECRET_KEY")
@@ -27,3 +27,5 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}

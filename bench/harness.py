@@ -1,0 +1,151 @@
+"""Shared benchmark harness: a PostgreSQL database, gunicorn on it, and wrk against it (all on loopback)."""
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def base_env(database: str, **extra) -> dict:
+    """Production settings on a local PostgreSQL database, with limits that do not get in the way of load."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        JWT_SIGNING_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"{PG}/{database}",
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
+        CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7"),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        THROTTLE_ANON="100000000/minute",
+        THROTTLE_USER="100000000/minute",
+        THROTTLE_AUTH="100000000/minute",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def manage(env: dict, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, input=stdin, capture_output=True,
+                            text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+def recreate_database(name: str) -> None:
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True, capture_output=True)
+
+
+def drop_database(name: str) -> None:
+    subprocess.run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                   check=False, capture_output=True)
+
+
+SEED = """
+from accounts.models import User
+from projects.services import project_create
+user = User.objects.create_user(email="bench@example.com", password="{password}")
+for n in range(20):
+    project_create(name=f"Bench project {{n}}", description="benchmark", actor=user)
+"""
+
+
+def seed_user_with_projects(env: dict, password: str) -> None:
+    manage(env, "shell", "-c", SEED.format(password=password))
+
+
+@contextmanager
+def gunicorn(env: dict, workers: int = 2):
+    port = free_port()
+    env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers))
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([str(Path(PYTHON).with_name("gunicorn")), "-c", "config/gunicorn.conf.py", "config.wsgi"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/v1/schema/", timeout=2)  # noqa: S310 - loopback only
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def login(base: str, email: str, password: str) -> str:
+    request = urllib.request.Request(f"{base}/api/v1/auth/login/", method="POST",
+                                     data=json.dumps({"email": email, "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        return json.load(response)["access_token"]
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, *, duration: int = 10, connections: int = 16, threads: int = 2, headers: dict | None = None,
+        method: str = "GET", body: str | None = None) -> dict:
+    """Run wrk and return requests/s, p50/p99 latency (ms) and non-2xx counts."""
+    script = None
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if method != "GET":
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(f'wrk.method = "{method}"\nwrk.body = {json.dumps(body or "")}\n')
+        script.close()
+        args += ["-s", script.name]
+    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    if script:
+        os.unlink(script.name)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
+        "p99_ms": _ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def write_result(name: str, data: dict) -> Path:
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
