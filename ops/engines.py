@@ -1,0 +1,306 @@
+"""Database engines for backups: PostgreSQL through pg_dump/pg_restore, SQLite through its online backup API.
+
+Both produce the same facts for the manifest from the very snapshot that is dumped: per-table row counts and
+checksums, the Django migration state and the server version.
+"""
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from typing import BinaryIO
+
+import psycopg
+from psycopg import sql
+
+# Session settings that make row::text (hence the checksums) independent of who reads the rows.
+_PG_SESSION = (
+    "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1"
+)
+# Order-independent table checksum that streams: the sum of the first 64 bits of md5(row::text) over all rows.
+# (md5(string_agg(...)) would hold the whole table in one value, which PostgreSQL caps at 1 GB.)
+_PG_TABLE_STATS = (
+    "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text "
+    "FROM {} AS t"
+)
+
+
+class BackupError(Exception):
+    """A backup, restore or verification failed; the message is one line meant for an operator."""
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The last meaningful line of a tool's stderr, for one-line error messages."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return (lines[-1] if lines else "no error output")[:limit]
+
+
+def engine_for(db: dict) -> "PostgresEngine | SqliteEngine":
+    """The engine for a Django DATABASES entry."""
+    vendor = db["ENGINE"].rsplit(".", 1)[-1]
+    if vendor == "postgresql":
+        return PostgresEngine(db)
+    if vendor == "sqlite3":
+        return SqliteEngine(db)
+    raise BackupError(f"backups support PostgreSQL and SQLite, not {db['ENGINE']}")
+
+
+class PostgresEngine:
+    """pg_dump -Fc of one exported snapshot, pg_restore in one transaction, stats with SQL."""
+
+    name = "postgresql"
+
+    def __init__(self, db: dict):
+        self.db = db
+        self.database = db["NAME"]
+        for tool in ("pg_dump", "pg_restore"):
+            if shutil.which(tool) is None:
+                raise BackupError(f"{tool} is not installed or not on PATH")
+
+    def _params(self, dbname: str | None = None) -> dict:
+        params = {
+            "dbname": dbname or self.database,
+            "host": self.db.get("HOST") or None,
+            "port": str(self.db["PORT"]) if self.db.get("PORT") else None,
+            "user": self.db.get("USER") or None,
+            "password": self.db.get("PASSWORD") or None,
+            "connect_timeout": 10,
+        }
+        sslmode = (self.db.get("OPTIONS") or {}).get("sslmode")
+        if sslmode:
+            params["sslmode"] = sslmode
+        return {k: v for k, v in params.items() if v is not None}
+
+    def _env(self, dbname: str | None = None) -> dict:
+        p = self._params(dbname)
+        env = dict(os.environ)
+        mapping = {"dbname": "PGDATABASE", "host": "PGHOST", "port": "PGPORT", "user": "PGUSER"}
+        mapping |= {"password": "PGPASSWORD", "sslmode": "PGSSLMODE", "connect_timeout": "PGCONNECT_TIMEOUT"}
+        for key, var in mapping.items():
+            if key in p:
+                env[var] = str(p[key])
+        return env
+
+    def connect(self, dbname: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(**self._params(dbname), autocommit=autocommit)
+        except psycopg.Error as exc:
+            raise BackupError(
+                f"cannot connect to PostgreSQL database {dbname or self.database}: {one_line(str(exc))}"
+            ) from exc
+        return conn
+
+    # --- facts for the manifest -------------------------------------------------------------------------------
+    @staticmethod
+    def _facts(conn: psycopg.Connection) -> dict:
+        with conn.cursor() as cur:
+            for statement in _PG_SESSION.split("; "):
+                cur.execute(statement)
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+            cur.execute(
+                "SELECT schemaname, tablename FROM pg_tables "
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+            )
+            tables = {}
+            for schema, table in cur.fetchall():
+                cur.execute(sql.SQL(_PG_TABLE_STATS).format(sql.Identifier(schema, table)))
+                rows, checksum = cur.fetchone()
+                name = table if schema == "public" else f"{schema}.{table}"
+                tables[name] = {"rows": rows, "checksum": checksum}
+            migrations = []
+            if "django_migrations" in tables:
+                cur.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+                migrations = [f"{app}.{name}" for app, name in cur.fetchall()]
+        return {"engine": "postgresql", "server_version": version, "tables": tables, "migrations": migrations}
+
+    def facts(self, dbname: str | None = None) -> dict:
+        with self.connect(dbname, autocommit=True) as conn:
+            return self._facts(conn)
+
+    # --- backup -----------------------------------------------------------------------------------------------
+    def dump(self, sink: Callable[[BinaryIO], None]) -> dict:
+        """Run pg_dump -Fc on an exported snapshot, feed its stdout to sink, return the snapshot's facts.
+
+        A REPEATABLE READ transaction exports its snapshot; pg_dump --snapshot dumps exactly that state, and the
+        row counts and checksums are computed inside the same transaction while pg_dump runs, so the manifest
+        describes the dump even while the application keeps writing.
+        """
+        conn = self.connect()
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        try:
+            snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            facts: dict = {}
+            failure: list[BaseException] = []
+
+            def compute() -> None:
+                try:
+                    facts.update(self._facts(conn))
+                except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                    failure.append(exc)
+
+            with tempfile.TemporaryFile() as errors:
+                proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                    ["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--no-password"],  # noqa: S607
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=self._env(),
+                )
+                worker = threading.Thread(target=compute, name="backup-facts", daemon=True)
+                worker.start()
+                try:
+                    sink(proc.stdout)
+                except BaseException:
+                    proc.kill()
+                    raise
+                finally:
+                    proc.stdout.close()
+                    returncode = proc.wait()
+                    worker.join()
+                if returncode != 0:
+                    errors.seek(0)
+                    raise BackupError(f"pg_dump failed: {one_line(errors.read().decode(errors='replace'))}")
+            if failure:
+                raise BackupError(f"reading table statistics failed: {one_line(str(failure[0]))}") from failure[0]
+            conn.rollback()
+            return facts
+        finally:
+            conn.close()
+
+    # --- restore ----------------------------------------------------------------------------------------------
+    def restore(self, path: str, *, dbname: str | None = None) -> None:
+        """pg_restore in one transaction: on any error nothing is changed."""
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [  # noqa: S607
+                "pg_restore",
+                "--single-transaction",
+                "--exit-on-error",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--no-password",
+                f"--dbname={dbname or self.database}",
+                path,
+            ],
+            capture_output=True,
+            env=self._env(dbname),
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BackupError(
+                f"pg_restore failed, database unchanged: {one_line(result.stderr.decode(errors='replace'))}"
+            )
+
+    def database_exists(self, name: str) -> bool:
+        with self.connect(autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+    def create_database(self, name: str) -> None:
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_database(self, name: str) -> None:
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def scratch_name(self) -> str:
+        return f"{self.database[:40]}_verify_{uuid.uuid4().hex[:12]}"
+
+
+class SqliteEngine:
+    """SQLite: the online backup API copies a consistent snapshot into a temporary file, which is uploaded."""
+
+    name = "sqlite"
+
+    def __init__(self, db: dict):
+        self.db = db
+        self.database = str(db["NAME"])
+
+    def _facts_of(self, path: str) -> dict:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {}
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            for name in names:
+                quoted = '"' + name.replace('"', '""') + '"'
+                count, total = 0, 0
+                for row in conn.execute(f"SELECT * FROM {quoted}"):  # noqa: S608 - name comes from sqlite_master
+                    count += 1
+                    total += int(hashlib.md5(repr(row).encode(), usedforsecurity=False).hexdigest()[:16], 16)
+                tables[name] = {"rows": count, "checksum": str(total)}
+            migrations = []
+            if "django_migrations" in tables:
+                migrations = [
+                    f"{app}.{name}"
+                    for app, name in conn.execute("SELECT app, name FROM django_migrations ORDER BY 1, 2")
+                ]
+            version = conn.execute("SELECT sqlite_version()").fetchone()[0]
+        finally:
+            conn.close()
+        return {"engine": "sqlite", "server_version": version, "tables": tables, "migrations": migrations}
+
+    def facts(self, dbname: str | None = None) -> dict:
+        return self._facts_of(dbname or self.database)
+
+    def dump(self, sink: Callable[[BinaryIO], None]) -> dict:
+        if not os.path.exists(self.database):
+            raise BackupError(f"SQLite database {self.database} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix="aiassistant-backup-", suffix=".sqlite3")
+        os.close(fd)
+        try:
+            src = sqlite3.connect(self.database)
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+                src.close()
+            facts = self._facts_of(tmp)
+            with open(tmp, "rb") as fh:
+                sink(fh)
+            return facts
+        finally:
+            os.unlink(tmp)
+
+    def restore(self, path: str, *, dbname: str | None = None) -> None:
+        """Copy the downloaded file into the target with the backup API: one transaction on the target."""
+        target = dbname or self.database
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            check = src.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise BackupError(f"the SQLite backup is damaged ({one_line(check)}), database unchanged")
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"SQLite restore failed, database unchanged: {one_line(str(exc))}") from exc
+        finally:
+            src.close()
+
+    def database_exists(self, name: str) -> bool:
+        return os.path.exists(name)
+
+    def create_database(self, name: str) -> None:
+        sqlite3.connect(name).close()
+
+    def drop_database(self, name: str) -> None:
+        if os.path.exists(name):
+            os.unlink(name)
+
+    def scratch_name(self) -> str:
+        return os.path.join(tempfile.gettempdir(), f"aiassistant-verify-{uuid.uuid4().hex[:12]}.sqlite3")

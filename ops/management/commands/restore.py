@@ -1,0 +1,47 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ops.engines import BackupError
+from ops.services import backup_restore, stdin_is_interactive
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a backup (id, 'latest' or object key): checks its sha256, takes a safety backup, restores in one "
+        "transaction, then compares every table with the manifest."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("backup", help="Backup id, 'latest', or a dump object key (backups/.../<name>.dump).")
+        parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation (required without a TTY).")
+        parser.add_argument("--target-database", help="Restore into this database on the same server instead.")
+        parser.add_argument("--no-safety-backup", action="store_true", help="Skip the backup of the current data.")
+
+    def handle(self, *args, **options):
+        target = options["target_database"] or "the application database"
+        if not options["yes"]:
+            if not stdin_is_interactive():
+                raise CommandError("refusing to restore without --yes when stdin is not a terminal")
+            answer = input(f"Replace all data in {target} with backup {options['backup']}? Type 'yes': ")
+            if answer.strip().lower() != "yes":
+                raise CommandError("restore cancelled")
+        try:
+            result = backup_restore(
+                ref=options["backup"],
+                target_database=options["target_database"],
+                safety_backup=not options["no_safety_backup"],
+            )
+        except BackupError as exc:
+            raise CommandError(f"restore failed: {exc}") from exc
+        if result.safety_backup is not None:
+            self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
+        self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.1f} s")
+        if result.pending_migrations:
+            self.stdout.write(
+                f"{len(result.pending_migrations)} migration(s) of this code are newer than the backup: "
+                "run `manage.py migrate`"
+            )
+        if result.problems:
+            raise CommandError(
+                f"restored, but {len(result.problems)} table(s) differ from the manifest: {result.problems[0]}"
+            )
+        self.stdout.write("every table matches the manifest (row counts and checksums)")

@@ -1,0 +1,55 @@
+from django.db import models
+
+from common.models import BaseModel
+
+
+class BackupStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class BackupKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    MANUAL = "manual", "Manual"
+    SAFETY = "safety", "Safety (before a restore)"
+
+
+class BackupRecord(BaseModel):
+    """One database backup: where its dump and manifest live in storage, and what became of it."""
+
+    status = models.CharField(max_length=16, choices=BackupStatus.choices, default=BackupStatus.RUNNING, db_index=True)
+    kind = models.CharField(max_length=16, choices=BackupKind.choices, default=BackupKind.MANUAL)
+    engine = models.CharField(max_length=32, blank=True)
+    database = models.CharField(max_length=255, blank=True, help_text="Database name (or SQLite file) backed up.")
+    key = models.CharField(max_length=512, blank=True, help_text="Object key of the dump in backup storage.")
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verify_ok = models.BooleanField(null=True, blank=True)
+    verify_detail = models.TextField(blank=True)
+    restore_seconds = models.FloatField(
+        null=True, blank=True, help_text="Wall time of the last verification drill (download, check, restore)."
+    )
+    restored_at = models.DateTimeField(null=True, blank=True, help_text="When this backup was last restored.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["status", "-started_at"], name="ops_backup_status_started")]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.status} {self.key or self.id}"
+
+    @property
+    def manifest_key(self) -> str:
+        return manifest_key_for(self.key)
+
+
+def manifest_key_for(dump_key: str) -> str:
+    """The manifest sits beside its dump: <name>.dump -> <name>.manifest.json."""
+    return dump_key.removesuffix(".dump") + ".manifest.json"

@@ -1,0 +1,153 @@
+"""Backup storage: the STORAGES["backups"] alias (local folder or S3), and streaming helpers around it."""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from typing import BinaryIO
+
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from storages.backends.s3 import S3Storage
+
+CHUNK_SIZE = 1024 * 1024
+# Multipart parts of 16 MiB, at most 4 in flight and 4 buffered: the upload of a dump read from a pipe keeps
+# about 16 MiB x 8 in memory whatever the database size. S3 allows 10,000 parts, so one dump can reach 160 GiB.
+MULTIPART_CHUNK = 16 * 1024 * 1024
+
+
+class BackupS3Storage(S3Storage):
+    """S3Storage for backups: checksums only when required, bounded multipart buffers, fail fast when unreachable."""
+
+    def __init__(self, **settings):
+        # boto3 1.36+ sends default checksums that some S3-compatible stores reject (django-storages #1482).
+        settings.setdefault(
+            "client_config",
+            Config(
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": settings.pop("addressing_style", None) or "auto"},
+            ),
+        )
+        settings.setdefault(
+            "transfer_config",
+            TransferConfig(
+                multipart_threshold=MULTIPART_CHUNK,
+                multipart_chunksize=MULTIPART_CHUNK,
+                max_concurrency=4,
+                max_io_queue=4,
+                max_in_memory_upload_chunks=4,
+                max_in_memory_download_chunks=4,
+            ),
+        )
+        super().__init__(**settings)
+
+
+def backup_storage() -> Storage:
+    """The storage that holds dumps and manifests (Django's STORAGES["backups"])."""
+    return storages["backups"]
+
+
+class HashingReader:
+    """A read-only, non-seekable file that hashes (sha256) and counts the bytes that pass through it."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size if size and size > 0 else CHUNK_SIZE)
+        if data:
+            self.sha256.update(data)
+            self.size += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def upload_stream(storage: Storage, key: str, stream: BinaryIO) -> tuple[str, int, str]:
+    """Stream a file object into storage under key; returns (stored key, size, sha256).
+
+    Storage.save() reads it in chunks: FileSystemStorage writes 64 KiB at a time, S3Storage hands it to
+    upload_fileobj, which does a multipart upload for a non-seekable stream (and aborts it on error).
+    """
+    reader = HashingReader(stream)
+    stored = storage.save(key, File(reader, name=key))
+    return stored, reader.size, reader.sha256.hexdigest()
+
+
+def upload_bytes(storage: Storage, key: str, data: bytes) -> str:
+    return storage.save(key, ContentFile(data, name=key))
+
+
+def read_bytes(storage: Storage, key: str) -> bytes:
+    with storage.open(key, "rb") as fh:
+        return fh.read()
+
+
+def local_path(storage: Storage, key: str) -> str | None:
+    """The file's path when storage is a local folder (restores then read it in place), else None."""
+    try:
+        return storage.path(key)
+    except NotImplementedError:
+        return None
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_to_temp(storage: Storage, key: str, directory: str | None = None) -> str:
+    """Copy an object into a new temporary file (bounded memory); the caller deletes it."""
+    fd, path = tempfile.mkstemp(prefix="aiassistant-restore-", suffix=".dump", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(storage, S3Storage):
+                name = storage._normalize_name(key)  # the same name S3Storage itself uses for this key
+                storage.bucket.Object(name).download_fileobj(out, Config=storage.transfer_config)
+            else:
+                with storage.open(key, "rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK_SIZE)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def delete_quietly(storage: Storage, key: str) -> None:
+    """Remove an object if it is there; used to clean up partial uploads, so it never raises."""
+    with contextlib.suppress(Exception):  # cleanup must not hide the original error
+        storage.delete(key)
+
+
+def list_keys(storage: Storage, prefix: str) -> list[str]:
+    """Every key under prefix (recursive), sorted."""
+    keys = []
+    try:
+        dirs, files = storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    keys.extend(f"{prefix.rstrip('/')}/{name}" for name in files)
+    for sub in dirs:
+        keys.extend(list_keys(storage, f"{prefix.rstrip('/')}/{sub}"))
+    return sorted(keys)

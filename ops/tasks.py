@@ -1,0 +1,26 @@
+"""Celery tasks for the beat schedule and the admin actions: thin wrappers around ops.services."""
+
+from celery import shared_task
+from django.conf import settings
+
+from ops.models import BackupKind
+from ops.services import backup_create, backup_prune, backup_verify
+
+
+@shared_task(name="ops.backup")
+def backup_task(kind: str = BackupKind.SCHEDULED) -> str:
+    """Take one backup; running it twice just makes two backups, which is harmless."""
+    return str(backup_create(kind=kind).id)
+
+
+@shared_task(name="ops.verify")
+def verify_task(ref: str = "latest") -> str:
+    """Restore drill of one backup (default: the newest good one) into a scratch database."""
+    return str(backup_verify(ref=ref).id)
+
+
+@shared_task(name="ops.prune")
+def prune_task(keep_days: int | None = None, keep_last: int = 1) -> int:
+    """Apply the retention (BACKUP_RETENTION_DAYS, 30 by default); the newest good backup always stays."""
+    days = settings.BACKUP_RETENTION_DAYS if keep_days is None else keep_days
+    return len(backup_prune(keep_days=days, keep_last=keep_last))
