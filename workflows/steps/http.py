@@ -1,0 +1,262 @@
+"""http: one HTTP request to an outside service, through the SSRF guard (workflows.netguard).
+
+Output: ``{"status_code", "headers", "json", "text"}``. Request headers never reach the output or error
+messages: values of credential-like request headers are scrubbed from the response text, and credential-like
+response headers (Set-Cookie, Authorization, tokens) are dropped.
+"""
+
+import json
+import re
+import time
+
+import httpx
+from django.conf import settings
+
+from workflows import netguard
+from workflows.steps.base import ConfigErrors, StepError, StepType
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+TEXT_MAX_CHARS = 65_536
+ERROR_BODY_CHARS = 300
+FORBIDDEN_REQUEST_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SENSITIVE_HEADER = re.compile(r"authorization|authenticat|cookie|token|secret|api-?key|password|session|credential")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+USER_AGENT = "aiassistant-api-workflows/1"
+
+
+def is_sensitive_header(name: str) -> bool:
+    """Whether a header may carry a credential (its value is never stored)."""
+    return name.lower() != "www-authenticate" and bool(_SENSITIVE_HEADER.search(name.lower()))
+
+
+class _Scrubber:
+    """Replaces secret values (credential-like request headers) in text that will be stored."""
+
+    def __init__(self, secrets):
+        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
+        for secret in list(self.secrets):
+            scheme, _, token = secret.partition(" ")  # "Bearer abc": the token alone may be echoed too
+            if token and len(token) >= 4 and scheme.isalpha():
+                self.secrets.append(token)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+
+    def value(self, value):
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        return value
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """The URL without user info, query or fragment (they may hold credentials)."""
+    port = f":{url.port}" if url.port else ""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}{port}{url.path}"
+
+
+def _url_problem(value: str) -> str | None:
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "is not a valid URL"
+    if url.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if not url.host:
+        return "must include a host"
+    return None
+
+
+class HttpStep(StepType):
+    """An HTTP request; non-2xx fails unless listed in accept_status (429 and 5xx are retryable)."""
+
+    name = "http"
+    default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}
+
+    def config_errors(self, config: dict, *, rendered: bool) -> dict[str, list[str]]:
+        check = ConfigErrors(config, rendered=rendered)
+        check.unknown_keys(
+            {"method", "url", "headers", "query", "json", "body", "accept_status", "follow_redirects", "timeout"}
+        )
+        method = config.get("method", "GET")
+        if not check.pending(method) and (not isinstance(method, str) or method.upper() not in METHODS):
+            check.add("config.method", f"must be one of {', '.join(METHODS)}")
+        check.string("url", required=True)
+        url = config.get("url")
+        if isinstance(url, str) and not check.pending(url):
+            problem = _url_problem(url)
+            if problem:
+                check.add("config.url", problem)
+        check.string_map("headers")
+        headers = config.get("headers")
+        if isinstance(headers, dict):
+            for name in headers:
+                if not _HEADER_NAME.match(name):
+                    check.add(f"config.headers.{name}", "is not a valid header name")
+                elif name.lower() in FORBIDDEN_REQUEST_HEADERS:
+                    check.add(f"config.headers.{name}", "is set by the client and cannot be overridden")
+        check.string_map("query", value_kinds=(str, int, float), kinds_label="strings or numbers")
+        if "json" in config and "body" in config:
+            check.add("config.body", "give json or body, not both")
+        check.string("body")
+        self._check_accept_status(check)
+        redirects = config.get("follow_redirects", False)
+        if not check.pending(redirects) and not isinstance(redirects, bool):
+            check.add("config.follow_redirects", "must be true or false")
+        check.number("timeout", minimum=1, maximum=300)
+        return check.errors
+
+    @staticmethod
+    def _check_accept_status(check: ConfigErrors) -> None:
+        value = check.config.get("accept_status")
+        if "accept_status" not in check.config or check.pending(value):
+            return
+        if not isinstance(value, list):
+            check.add("config.accept_status", "must be a list of HTTP status codes")
+            return
+        for index, status in enumerate(value):
+            if check.pending(status):
+                continue
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                check.add(f"config.accept_status[{index}]", "must be an HTTP status code (100 to 599)")
+
+    def run(self, *, config: dict, timeout: float) -> dict:
+        self.check_rendered(config)
+        if "timeout" in config:
+            timeout = min(timeout, float(config["timeout"]))
+        deadline = time.monotonic() + timeout
+        method = config.get("method", "GET").upper()
+        headers = {"User-Agent": USER_AGENT, **config.get("headers", {})}
+        scrub = _Scrubber(value for name, value in headers.items() if is_sensitive_header(name))
+        query = {key: str(value) for key, value in config.get("query", {}).items()}
+        url = httpx.URL(config["url"]).copy_merge_params(query) if query else httpx.URL(config["url"])
+        content = config.get("body")
+        json_body = config.get("json") if "json" in config else None
+        has_json = "json" in config
+        follow = config.get("follow_redirects", True)
+        accepted = set(config.get("accept_status", []))
+
+        for hop in range(MAX_REDIRECTS + 1):
+            response, body = self._send(
+                method, url, headers, content, json_body, has_json, deadline=deadline, timeout=timeout, scrub=scrub
+            )
+            location = response.headers.get("location")
+            if not (follow and response.status_code in REDIRECT_STATUSES and location):
+                break
+            if hop == MAX_REDIRECTS:
+                raise StepError(f"too many redirects (more than {MAX_REDIRECTS}) starting at {_safe_url(url)}")
+            try:
+                next_url = url.join(location)
+            except httpx.InvalidURL:
+                raise StepError(f"invalid redirect location from {_safe_url(url)}") from None
+            if next_url.scheme not in ("http", "https"):
+                raise StepError(f"refused: redirect from {_safe_url(url)} to a non-http URL")
+            if (next_url.scheme, next_url.host, next_url.port) != (url.scheme, url.host, url.port):
+                # Like browsers and httpx: credentials are not forwarded to another origin.
+                headers = {name: value for name, value in headers.items() if not is_sensitive_header(name)}
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method = "GET" if method != "HEAD" else method
+                content, json_body, has_json = None, None, False
+            url = next_url
+
+        status = response.status_code
+        text = scrub.text(self._decode(response, body))
+        if not (200 <= status < 300 or status in accepted):
+            retryable = status == 429 or status >= 500
+            snippet = " ".join(text[:ERROR_BODY_CHARS].split())
+            raise StepError(
+                f"HTTP {status} from {_safe_url(url)}" + (f": {snippet}" if snippet else ""),
+                retryable=retryable,
+                retry_after_seconds=_retry_after(response) if retryable else None,
+            )
+        return {
+            "status_code": status,
+            "headers": self._output_headers(response),
+            "json": scrub.value(self._json(response, body, text)),
+            "text": text[:TEXT_MAX_CHARS],
+        }
+
+    def _send(self, method, url, headers, content, json_body, has_json, *, deadline, timeout, scrub):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepError(f"timed out after {timeout:g}s ({method} {_safe_url(url)})", retryable=True)
+        try:
+            target = netguard.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+        except netguard.RefusedAddress as exc:
+            raise StepError(str(exc)) from None
+        except netguard.ResolutionError as exc:
+            raise StepError(str(exc), retryable=exc.transient) from None
+        max_bytes = getattr(settings, "WORKFLOW_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024)
+        kwargs = {"json": json_body} if has_json else {"content": content}
+        try:
+            with httpx.Client(
+                transport=netguard.PinnedTransport(target),
+                timeout=httpx.Timeout(remaining),
+                follow_redirects=False,
+                trust_env=False,
+            ) as client:
+                request = client.build_request(method, url, headers=headers, **kwargs)
+                response = client.send(request, stream=True)
+                try:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise StepError(f"response from {_safe_url(url)} is larger than {max_bytes} bytes")
+                    chunks, size = [], 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise StepError(f"response from {_safe_url(url)} is larger than {max_bytes} bytes")
+                        if time.monotonic() > deadline:
+                            raise StepError(f"timed out after {timeout:g}s ({method} {_safe_url(url)})", retryable=True)
+                        chunks.append(chunk)
+                finally:
+                    response.close()
+        except httpx.TimeoutException:
+            raise StepError(f"timed out after {timeout:g}s ({method} {_safe_url(url)})", retryable=True) from None
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            detail = scrub.text(str(exc))[:200] or type(exc).__name__
+            retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+            raise StepError(f"request to {_safe_url(url)} failed: {detail}", retryable=retryable) from None
+        return response, b"".join(chunks)
+
+    @staticmethod
+    def _decode(response: httpx.Response, body: bytes) -> str:
+        try:
+            return body.decode(response.charset_encoding or "utf-8", errors="replace")
+        except LookupError:
+            return body.decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _json(response: httpx.Response, body: bytes, text: str):
+        if not body or "json" not in response.headers.get("content-type", "").lower():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _output_headers(response: httpx.Response) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for name, value in response.headers.multi_items():
+            name = name.lower()
+            if is_sensitive_header(name):
+                continue
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return headers
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+step_type = HttpStep()
