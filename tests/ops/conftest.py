@@ -1,0 +1,102 @@
+"""Fixtures for backup tests: a backup folder per test, and S3 served over real HTTP by moto's standalone server.
+
+moto's ThreadedMotoServer is a stand-in for S3 (no S3 service runs here): boto3 and django-storages talk HTTP to
+it exactly as to S3, but it does not reproduce S3's durability, KMS or cross-region replication.
+"""
+
+import socket
+import uuid
+
+import boto3
+import pytest
+from django.db import connection
+
+from ops.engines import engine_for
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_storage_settings(location) -> dict:
+    return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}
+
+
+def s3_storage_settings(*, endpoint: str, bucket: str) -> dict:
+    return {
+        "BACKEND": "ops.storage.BackupS3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "access_key": "testing",
+            "secret_key": "testing",
+            "default_acl": None,
+            "file_overwrite": False,
+            "addressing_style": "path",
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def backup_dir(settings, tmp_path):
+    """Every ops test writes its backups into its own folder (local storage) unless it asks for S3."""
+    location = tmp_path / "backups"
+    settings.STORAGES = {**settings.STORAGES, "backups": local_storage_settings(location)}
+    settings.ENVIRONMENT = "test"
+    return location
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's standalone S3 stand-in on a free local port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_backups(settings, moto_endpoint):
+    """Point STORAGES["backups"] at a fresh bucket on the moto server; returns (boto3 client, bucket)."""
+    bucket = f"backups-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {**settings.STORAGES, "backups": s3_storage_settings(endpoint=moto_endpoint, bucket=bucket)}
+    return client, bucket
+
+
+@pytest.fixture
+def seeded(transactional_db):
+    """Committed rows in every app (pg_dump runs in another session, so they must be committed)."""
+    users = UserFactory.create_batch(5)
+    projects = ProjectFactory.create_batch(3)
+    for project in projects:
+        for user in users[:3]:
+            MembershipFactory(project=project, user=user)
+    return {"users": users, "projects": projects}
+
+
+def table_facts() -> dict:
+    """Row count and checksum of every table of the test database, as the backup manifest computes them."""
+    return engine_for(connection.settings_dict).facts()["tables"]
+
+
+@pytest.fixture
+def unreachable_s3(settings):
+    """Backup storage pointing at a local port where nothing listens."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    settings.STORAGES = {**settings.STORAGES, "backups": s3_storage_settings(endpoint=endpoint, bucket="nowhere")}
+    return endpoint

@@ -1,0 +1,99 @@
+"""Command-line behaviour: clear one-line errors and exit codes, and the SQLite embedded default end to end."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from ops.models import BackupRecord, BackupStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("restore", ["no-such-backup", "--yes"], "no backup matches"),
+        ("restore", ["00000000-0000-0000-0000-000000000000", "--yes"], "no backup matches"),
+        ("backup_verify", ["latest"], "no succeeded backup found"),
+        ("backup_prune", ["--keep-days", "-1"], "zero or more"),
+        ("backup_prune", [], "--keep-days"),
+    ],
+)
+def test_bad_arguments_give_a_clear_command_error(transactional_db, command, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command(command, *args)
+
+
+def test_unreachable_storage_fails_the_backup_and_records_it(transactional_db, unreachable_s3):
+    with pytest.raises(CommandError, match="backup failed: backup storage error") as excinfo:
+        call_command("backup")
+
+    record = BackupRecord.objects.get()
+    assert record.status == BackupStatus.FAILED
+    assert "\n" not in str(excinfo.value)
+    assert record.error
+
+
+def _run(*args, env):
+    return subprocess.run(
+        [sys.executable, MANAGE, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_backup_process_exits_non_zero_with_one_line_on_stderr(transactional_db):
+    from tests.ops.conftest import free_port
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "") or "postgres://postgres@127.0.0.1:5432/aiassistant",
+        "BACKUP_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "nowhere",
+        "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+    result = _run("backup", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("CommandError: backup failed: backup storage error")
+
+
+def test_sqlite_round_trip_with_the_online_backup_api(tmp_path):
+    """The embedded default: a temporary SQLite database, driven through real manage.py processes."""
+    db = tmp_path / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "BACKUP_STORAGE": "local",
+        "BACKUP_LOCAL_DIR": str(tmp_path / "backups"),
+        "ENVIRONMENT": "test",
+    }
+    assert _run("migrate", "--no-input", "-v0", env=env).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE scratch_notes (id integer primary key, body text)")
+        conn.executemany("INSERT INTO scratch_notes (body) VALUES (?)", [(f"note {i}",) for i in range(100)])
+
+    backup = _run("backup", env=env)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM scratch_notes WHERE id > 10")
+        conn.execute("UPDATE scratch_notes SET body = 'changed'")
+    restore = _run("restore", "latest", "--yes", env=env)
+    verify = _run("backup_verify", "latest", env=env)
+
+    assert backup.returncode == 0, backup.stderr
+    assert restore.returncode == 0, restore.stderr
+    assert "every table matches the manifest" in restore.stdout
+    assert verify.returncode == 0, verify.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT count(*), count(DISTINCT body) FROM scratch_notes").fetchone()
+    assert rows == (100, 100)

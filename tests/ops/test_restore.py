@@ -1,0 +1,133 @@
+"""manage.py restore: refusals leave the database untouched; a restore that fails midway changes nothing."""
+
+import hashlib
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from accounts.models import User
+from ops import services
+from ops.engines import engine_for
+from ops.models import BackupKind, BackupRecord
+from tests.ops.conftest import table_facts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _backup(backup_dir):
+    call_command("backup")
+    record = BackupRecord.objects.get()
+    return record, backup_dir / record.key, backup_dir / record.manifest_key
+
+
+def test_corrupted_dump_is_refused_and_database_untouched(seeded, backup_dir):
+    _, dump, _ = _backup(backup_dir)
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    User.objects.filter(id=seeded["users"][0].id).delete()
+    before = table_facts()
+
+    with pytest.raises(CommandError, match="checksum mismatch"):
+        call_command("restore", "latest", "--yes")
+
+    assert table_facts() == before
+    assert not BackupRecord.objects.filter(kind=BackupKind.SAFETY).exists()
+
+
+def test_restore_failing_midway_leaves_the_old_data(seeded, backup_dir):
+    _, dump, manifest_path = _backup(backup_dir)
+    # A truncated dump whose manifest checksum matches: pg_restore drops and recreates tables, then fails on the
+    # missing data; --single-transaction must roll all of it back.
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size * 3 // 4])
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = hashlib.sha256(dump.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    BackupRecord.objects.update(sha256=manifest["sha256"])
+    User.objects.filter(id=seeded["users"][0].id).delete()
+    before = table_facts()
+
+    with pytest.raises(CommandError, match="pg_restore failed, database unchanged"):
+        call_command("restore", "latest", "--yes", "--no-safety-backup")
+
+    assert table_facts() == before
+
+
+def test_restore_takes_a_safety_backup_and_keeps_the_catalogue(seeded, backup_dir):
+    record, _, _ = _backup(backup_dir)
+
+    call_command("restore", str(record.id), "--yes")
+
+    safety = BackupRecord.objects.get(kind=BackupKind.SAFETY)
+    assert (backup_dir / safety.key).exists()
+    assert BackupRecord.objects.get(id=record.id).restored_at is not None
+    assert BackupRecord.objects.count() == 2
+
+
+def test_restore_by_object_key_works_without_a_record(seeded, backup_dir):
+    record, _, _ = _backup(backup_dir)
+    key = record.key
+    BackupRecord.objects.all().delete()  # a fresh deployment after a disaster knows only the bucket
+    User.objects.all().delete()
+
+    call_command("restore", key, "--yes", "--no-safety-backup")
+
+    assert User.objects.count() == 5
+
+
+def test_restore_latest_finds_the_newest_dump_in_storage_without_records(seeded, backup_dir):
+    _backup(backup_dir)
+    BackupRecord.objects.all().delete()
+    User.objects.all().delete()
+
+    call_command("restore", "latest", "--yes", "--no-safety-backup")
+
+    assert User.objects.count() == 5
+
+
+def test_restore_into_target_database_leaves_the_app_database_alone(seeded, backup_dir):
+    record, _, _ = _backup(backup_dir)
+    User.objects.all().delete()
+    target = f"{connection.settings_dict['NAME']}_restored"
+    engine = engine_for(connection.settings_dict)
+    try:
+        call_command("restore", str(record.id), "--yes", "--target-database", target)
+        restored = engine.facts(target)["tables"]
+    finally:
+        engine.drop_database(target)
+
+    assert restored["accounts_user"]["rows"] == 5
+    assert User.objects.count() == 0
+
+
+def test_restore_refuses_without_yes_when_stdin_is_not_a_terminal(seeded, backup_dir, monkeypatch):
+    _backup(backup_dir)
+    monkeypatch.setattr(services, "stdin_is_interactive", lambda: False)
+    monkeypatch.setattr("ops.management.commands.restore.stdin_is_interactive", lambda: False)
+
+    with pytest.raises(CommandError, match="without --yes"):
+        call_command("restore", "latest")
+
+
+def test_restore_refuses_a_backup_made_by_newer_code(seeded, backup_dir):
+    _, _, manifest_path = _backup(backup_dir)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["migrations"].append("accounts.9999_from_the_future")
+    manifest_path.write_text(json.dumps(manifest))
+    User.objects.all().delete()
+
+    with pytest.raises(CommandError, match="migration"):
+        call_command("restore", "latest", "--yes")
+
+    assert User.objects.count() == 0
+
+
+def test_restore_of_a_failed_backup_is_refused(transactional_db, unreachable_s3):
+    with pytest.raises(CommandError):
+        call_command("backup")
+    failed = BackupRecord.objects.get()
+
+    with pytest.raises(CommandError, match="is failed, not a usable backup"):
+        call_command("restore", str(failed.id), "--yes")
