@@ -38,8 +38,14 @@ system-deps:
 services:
 	@bash deploy/scripts/ensure-services.sh
 
+# Services and selectors are type-checked (STYLE.md habit 11).
+MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py projects/permissions.py \
+	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy $(MYPY_PATHS)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check
 

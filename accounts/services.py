@@ -11,6 +11,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from common import metrics
 from common.exceptions import ServiceError
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
@@ -52,16 +53,18 @@ def user_login(*, request, email: str, password: str) -> User:
     """Check credentials; the same 401 for an unknown email and a wrong password."""
     user = authenticate(request, email=User.objects.normalize_email(email).lower(), password=password)
     if user is None:
+        metrics.record_login(result="failure")
         raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    metrics.record_login(result="success")
     return user
 
 
 def token_refresh(*, refresh_token: str) -> dict:
     """Rotate a refresh token: the used one is blacklisted and a new pair is issued."""
     try:
-        refresh = RefreshToken(refresh_token)
+        refresh = RefreshToken(refresh_token)  # type: ignore[arg-type]  # the stubs miss that str is accepted
         user_id = refresh.payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
-        user = User.objects.filter(id=user_id, is_active=True).first()
+        user = User.objects.filter(id=user_id, is_active=True).first() if user_id else None
         if user is None:
             raise TokenError("The token's user is inactive or gone.")
         refresh.blacklist()
@@ -75,7 +78,7 @@ def token_refresh(*, refresh_token: str) -> dict:
 def token_revoke(*, refresh_token: str) -> None:
     """Log out: the refresh token can no longer be used."""
     try:
-        RefreshToken(refresh_token).blacklist()
+        RefreshToken(refresh_token).blacklist()  # type: ignore[arg-type]
     except TokenError as exc:
         raise exceptions.AuthenticationFailed(
             "The refresh token is invalid, expired or already used.", code="token_not_valid"

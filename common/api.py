@@ -1,7 +1,9 @@
 """Small view helpers shared by the apps' APIs."""
 
+from rest_framework.generics import GenericAPIView
 
-class PaginatedListMixin:
+
+class PaginatedListMixin(GenericAPIView):
     """For GenericViewSets whose querysets come from selectors: filter, order, paginate, serialize."""
 
     def list_response(self, queryset):

@@ -7,9 +7,11 @@ from common.http import client_ip
 
 
 class _SettingsRateMixin:
+    scope: str | None
+
     def get_rate(self):
         # Read at request time (DRF binds rates at import), so settings overrides take effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
 
     def get_ident(self, request):
         return client_ip(request)

@@ -28,7 +28,7 @@ def project_create(*, name: str, description: str = "", slug: str = "", actor: U
     project.full_clean()
     project.save()
     Membership.objects.create(project=project, user=actor, role=Role.OWNER, invited_by=actor)
-    project.role = Role.OWNER
+    project.role = Role.OWNER  # type: ignore[attr-defined]  # as projects.selectors annotate it
     return project
 
 
