@@ -10,6 +10,7 @@ app_name = "v1"
 urlpatterns = [
     path("auth/", include("accounts.api.urls")),
     path("projects/", include("projects.api.urls")),
+    path("", include("workflows.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="redoc"),

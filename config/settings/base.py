@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "common",
     "accounts",
     "projects",
+    "workflows",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,83 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
+        "StepStatusEnum": "workflows.models.StepStatus",
+    },
+}
+
+# Workflows: limits of an execution and of its steps (seconds and bytes).
+WORKFLOW_EXECUTION_TIME_LIMIT = env.int("WORKFLOW_EXECUTION_TIME_LIMIT", default=600)
+WORKFLOW_STEP_DEFAULT_TIMEOUT = env.float("WORKFLOW_STEP_DEFAULT_TIMEOUT", default=30.0)
+WORKFLOW_STEP_OUTPUT_MAX_BYTES = env.int("WORKFLOW_STEP_OUTPUT_MAX_BYTES", default=256 * 1024)
+WORKFLOW_INPUT_MAX_BYTES = env.int("WORKFLOW_INPUT_MAX_BYTES", default=256 * 1024)
+# The runner refreshes Execution.heartbeat_at this often; a running execution whose heartbeat is older
+# than WORKFLOW_HEARTBEAT_STALE_AFTER is taken over by the next delivery or by the recovery sweep.
+WORKFLOW_HEARTBEAT_INTERVAL = env.float("WORKFLOW_HEARTBEAT_INTERVAL", default=5.0)
+WORKFLOW_HEARTBEAT_STALE_AFTER = env.float("WORKFLOW_HEARTBEAT_STALE_AFTER", default=60.0)
+WORKFLOW_RECOVERY_INTERVAL = env.float("WORKFLOW_RECOVERY_INTERVAL", default=60.0)
+# The queue executions are published to; `celery -A config worker` consumes it by default.
+WORKFLOW_EXECUTION_QUEUE = env.str("WORKFLOW_EXECUTION_QUEUE", default="celery")
+# http steps: hosts (exact "name" or "name:port", lower-case) exempt from the SSRF guard's address checks.
+WORKFLOW_HTTP_ALLOWED_HOSTS = [host.lower() for host in env.list("WORKFLOW_HTTP_ALLOWED_HOSTS", default=[])]
+WORKFLOW_HTTP_MAX_RESPONSE_BYTES = env.int("WORKFLOW_HTTP_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# llm steps: an OpenAI-compatible Chat Completions endpoint chosen by the operator (not SSRF-guarded).
+LLM_API_BASE_URL = env.str("LLM_API_BASE_URL", default="https://api.openai.com/v1")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_DEFAULT_MODEL = env.str("LLM_DEFAULT_MODEL", default="gpt-4o-mini")
+
+# Celery (config/celery.py reads every CELERY_* setting). The embedded default needs no server: the
+# filesystem transport under var/celery/ (make run starts the worker). Production: Redis or RabbitMQ.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_FILESYSTEM_DIR = BASE_DIR / "var" / "celery"
+
+
+def celery_transport_options(broker_url: str) -> dict:
+    """Broker transport options for the chosen broker (test and production settings call it again)."""
+    if broker_url.startswith("filesystem://"):
+        queue = str(CELERY_FILESYSTEM_DIR / "queue")
+        return {
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+            "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
+            "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        }
+    if broker_url.startswith(("redis://", "rediss://", "sentinel://")):
+        # Unacknowledged messages come back after visibility_timeout (whole worker killed: nobody rejects
+        # them). Duplicates are harmless (the runner's heartbeat lease and per-step records), so it may be
+        # shorter than an execution; the restore sweep runs every interval x throttle seconds.
+        return {
+            "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600),
+            "unacked_restore_interval": env.int("CELERY_BROKER_RESTORE_INTERVAL", default=10),
+            "unacked_restore_throttle": env.int("CELERY_BROKER_RESTORE_THROTTLE", default=10),
+            "socket_timeout": 30,
+            "socket_connect_timeout": 10,
+        }
+    return {}
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = WORKFLOW_EXECUTION_QUEUE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The runner stops an execution at WORKFLOW_EXECUTION_TIME_LIMIT itself; these are the backstops.
+CELERY_TASK_SOFT_TIME_LIMIT = WORKFLOW_EXECUTION_TIME_LIMIT + 30
+CELERY_TASK_TIME_LIMIT = WORKFLOW_EXECUTION_TIME_LIMIT + 60
+# On SIGTERM (deploys) the worker finishes or, after this many seconds, requeues its in-flight tasks.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=10.0)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_BEAT_SCHEDULE = {
+    "workflows-recover-stale-executions": {
+        "task": "workflows.recover_stale_executions",
+        "schedule": WORKFLOW_RECOVERY_INTERVAL,
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

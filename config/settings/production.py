@@ -3,7 +3,7 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import DATABASES, SIMPLE_JWT, STORAGES
+from .base import DATABASES, SIMPLE_JWT, STORAGES, celery_transport_options
 
 DEBUG = False
 SECRET_KEY = require("SECRET_KEY")
@@ -12,6 +12,11 @@ require("DATABASE_URL")
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise SystemExit("configuration error: DATABASE_URL must point to PostgreSQL in production")
 require("REDIS_URL")
+# Executions need a broker that survives restarts and redelivers unacknowledged tasks.
+CELERY_BROKER_URL = require("CELERY_BROKER_URL")
+if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://", "amqp://", "amqps://")):
+    raise SystemExit("configuration error: CELERY_BROKER_URL must point to Redis or RabbitMQ in production")
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise SystemExit("configuration error: the environment variable ALLOWED_HOSTS is required (see .env.example)")

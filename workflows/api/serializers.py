@@ -1,0 +1,116 @@
+from rest_framework import serializers
+
+from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, WorkflowVersion
+
+DEFINITION_HELP = (
+    'A JSON object: {"steps": [{"id", "type", "config", "depends_on"?, "retry"?, "timeout_seconds"?}], "output"?}.'
+)
+
+
+class WorkflowOutputSerializer(serializers.ModelSerializer):
+    project = serializers.UUIDField(source="project_id", read_only=True)
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "project",
+            "name",
+            "description",
+            "definition",
+            "version",
+            "is_active",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WorkflowInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class WorkflowUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    definition = serializers.JSONField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
+    is_active = serializers.BooleanField(required=False)
+
+
+class WorkflowVersionOutputSerializer(serializers.ModelSerializer):
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["id", "version", "definition", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class ExecutionInputSerializer(serializers.Serializer):
+    input = serializers.DictField(
+        child=serializers.JSONField(), required=False, default=dict, help_text="The workflow's input (an object)."
+    )
+
+
+class StepRunOutputSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=StepStatus.choices, read_only=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = StepRun
+        fields = [
+            "step_id",
+            "type",
+            "status",
+            "attempts",
+            "output",
+            "error",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSummarySerializer(serializers.ModelSerializer):
+    """An execution without its steps (lists)."""
+
+    workflow = serializers.UUIDField(source="workflow_id", read_only=True)
+    workflow_version = serializers.IntegerField(source="workflow_version.version", read_only=True)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, read_only=True)
+    triggered_by = serializers.UUIDField(source="triggered_by_id", read_only=True, allow_null=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "workflow",
+            "workflow_version",
+            "status",
+            "input",
+            "output",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "triggered_by",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionOutputSerializer(ExecutionSummarySerializer):
+    """An execution with its step runs."""
+
+    steps = StepRunOutputSerializer(source="step_runs", many=True, read_only=True)
+
+    class Meta(ExecutionSummarySerializer.Meta):
+        fields = [*ExecutionSummarySerializer.Meta.fields, "steps"]
+        read_only_fields = fields

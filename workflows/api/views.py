@@ -1,0 +1,185 @@
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import PaginatedListMixin
+from projects.models import Role
+from projects.permissions import require_role
+from projects.selectors import project_get
+from workflows import selectors, services
+from workflows.api import serializers
+from workflows.models import Execution, ExecutionStatus, Workflow, WorkflowVersion
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Repeat-safe execution: a repeat with the same key and body answers 200 with the first execution; "
+        "the same key with another body answers 422."
+    ),
+)
+
+
+class WorkflowFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Workflow
+        fields = ["is_active"]
+
+
+class ExecutionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Execution
+        fields = ["status"]
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["workflows"], summary="List a project's workflows"),
+    create=extend_schema(
+        tags=["workflows"],
+        summary="Define a workflow (editors)",
+        request=serializers.WorkflowInputSerializer,
+        responses={201: serializers.WorkflowOutputSerializer},
+    ),
+    retrieve=extend_schema(tags=["workflows"], summary="Get a workflow"),
+    partial_update=extend_schema(
+        tags=["workflows"],
+        summary="Change a workflow (editors); a new definition makes a new version",
+        request=serializers.WorkflowUpdateSerializer,
+        responses={200: serializers.WorkflowOutputSerializer},
+    ),
+    destroy=extend_schema(tags=["workflows"], summary="Delete a workflow and its executions (editors)"),
+)
+class WorkflowViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+    """Workflows: listed and created under their project, read and changed by id."""
+
+    serializer_class = serializers.WorkflowOutputSerializer
+    queryset = Workflow.objects.none()  # for schema generation; requests go through selectors
+    filterset_class = WorkflowFilter
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["-created_at"]
+    search_fields = ["name", "description"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def list(self, request, project_pk=None):
+        project = project_get(user=request.user, project_id=project_pk)
+        return self.list_response(selectors.workflow_list(user=request.user, project=project))
+
+    def create(self, request, project_pk=None):
+        project = project_get(user=request.user, project_id=project_pk)
+        data = serializers.WorkflowInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workflow = services.workflow_create(
+            project=project, role=project.role, actor=request.user, **data.validated_data
+        )
+        return Response(self.serializer_class(workflow).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(self.serializer_class(selectors.workflow_get(user=request.user, workflow_id=pk)).data)
+
+    def partial_update(self, request, pk=None):
+        workflow = selectors.workflow_get(user=request.user, workflow_id=pk)
+        data = serializers.WorkflowUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workflow = services.workflow_update(
+            workflow=workflow, role=workflow.role, actor=request.user, **data.validated_data
+        )
+        return Response(self.serializer_class(workflow).data)
+
+    def destroy(self, request, pk=None):
+        workflow = selectors.workflow_get(user=request.user, workflow_id=pk)
+        services.workflow_delete(workflow=workflow, role=workflow.role, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(list=extend_schema(tags=["workflows"], summary="List a workflow's versions, newest first"))
+class WorkflowVersionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+    """The immutable versions of a workflow's definition."""
+
+    serializer_class = serializers.WorkflowVersionOutputSerializer
+    queryset = WorkflowVersion.objects.none()
+    filter_backends: list = []
+
+    def list(self, request, workflow_pk=None):
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_pk)
+        return self.list_response(selectors.workflow_version_list(workflow=workflow))
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["executions"], summary="List a workflow's executions"),
+    create=extend_schema(
+        tags=["executions"],
+        summary="Execute a workflow (editors); it runs asynchronously",
+        parameters=[IDEMPOTENCY_KEY],
+        request=serializers.ExecutionInputSerializer,
+        responses={
+            202: serializers.ExecutionOutputSerializer,
+            200: OpenApiResponse(serializers.ExecutionOutputSerializer, description="Idempotent repeat."),
+        },
+    ),
+)
+class WorkflowExecutionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+    """Executions of one workflow: list them, or start one (202, then poll the execution)."""
+
+    serializer_class = serializers.ExecutionSummarySerializer
+    queryset = Execution.objects.none()
+    filterset_class = ExecutionFilter
+    ordering_fields = ["created_at", "started_at", "finished_at"]
+    ordering = ["-created_at"]
+
+    def list(self, request, workflow_pk=None):
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_pk)
+        return self.list_response(selectors.execution_list(workflow=workflow))
+
+    def create(self, request, workflow_pk=None):
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_pk)
+        # Role checks for executions sit here, not in the service: the admin's re-run calls it as staff.
+        require_role(workflow.role, Role.EDITOR, "execute workflows")
+        data = serializers.ExecutionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]})
+        execution, created = services.execution_start(
+            workflow=workflow, input=data.validated_data["input"], actor=request.user, idempotency_key=key
+        )
+        body = serializers.ExecutionOutputSerializer(execution).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class ExecutionDetailApi(APIView):
+    @extend_schema(
+        tags=["executions"], summary="Get an execution with its steps", responses=serializers.ExecutionOutputSerializer
+    )
+    def get(self, request, pk):
+        execution = selectors.execution_get(user=request.user, execution_id=pk)
+        return Response(serializers.ExecutionOutputSerializer(execution).data)
+
+
+class ExecutionCancelApi(APIView):
+    @extend_schema(
+        tags=["executions"],
+        summary="Cancel an execution (editors): at once if pending, at the next step boundary if running",
+        request=None,
+        responses={202: serializers.ExecutionOutputSerializer},
+    )
+    def post(self, request, pk):
+        execution = selectors.execution_get(user=request.user, execution_id=pk)
+        require_role(execution.role, Role.EDITOR, "cancel executions")
+        services.execution_cancel(execution=execution, actor=request.user)
+        execution = selectors.execution_get(user=request.user, execution_id=pk)
+        return Response(serializers.ExecutionOutputSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,410 @@
+"""The execution runner: runs a pinned workflow version step by step, durably, on a Celery worker.
+
+How it stays correct when deliveries are duplicated or a worker dies (see docs/ARCHITECTURE.md):
+- Claim. A delivery takes the execution under a row lock: it becomes the holder (``runner_id``) and refreshes
+  ``heartbeat_at`` every WORKFLOW_HEARTBEAT_INTERVAL. Another delivery finding a fresh heartbeat backs off
+  (ExecutionBusy: the task retries later); a stale heartbeat means the holder died, and it takes over.
+- Resume. Each step's result is written in its own statement as soon as it finishes (StepRun is unique per
+  execution and step); a delivery that takes over skips completed steps and reuses their outputs.
+- Steps run level by level (step_levels); the steps of a level run concurrently in threads that touch no
+  database: every write happens in this thread, between waits.
+- A failed step fails the execution at the end of its level: the steps of the later levels never run and
+  are recorded as ``skipped``. Cancellation and the time limit are checked at every wait (a step boundary):
+  running steps finish within their own timeout, steps not started are recorded as ``skipped``.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from common.metrics import record_execution_finished, record_step_finished
+from workflows.definition import step_levels
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus
+from workflows.steps import get_step_type
+from workflows.steps.base import StepError
+from workflows.templating import TemplateRenderError, render
+
+logger = logging.getLogger("aiassistant.workflows")
+
+MAX_PARALLEL_STEPS = 8
+REDACTED = "[redacted]"
+_SECRET_KEYS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "api_key"}
+
+
+class ExecutionBusy(Exception):
+    """Another live runner holds the execution; try again after ``retry_in`` seconds."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"execution is held by a live runner; retry in {retry_in:g}s")
+        self.retry_in = retry_in
+
+
+def new_runner_id() -> str:
+    """A label unique to one delivery: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def scrub(value):
+    """Remove secrets from what is about to be stored: the LLM key anywhere, and credential headers."""
+    secrets = [s for s in (getattr(settings, "LLM_API_KEY", "") or "",) if len(s) >= 4]
+    return _scrub(value, secrets)
+
+
+def _scrub(value, secrets):
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if str(key).lower() in _SECRET_KEYS else _scrub(item, secrets) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+@dataclass
+class StepOutcome:
+    """What a step's attempts came to (computed in a worker thread, stored by the runner thread)."""
+
+    status: str
+    output: object = None
+    error: str = ""
+    attempts: int = 0
+
+
+def _attempt(step_type, config: dict, timeout: float):
+    output = step_type.run(config=config, timeout=timeout)
+    try:
+        size = _json_size(output)
+    except (TypeError, ValueError) as exc:
+        raise StepError(f"output is not JSON-serialisable: {exc}") from None
+    limit = settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
+    if size > limit:
+        raise StepError(f"output is {size} bytes, over the limit of {limit} bytes (WORKFLOW_STEP_OUTPUT_MAX_BYTES)")
+    return output
+
+
+def run_step_attempts(*, step_type, config: dict, retry: dict, timeout: float, remaining, stop: threading.Event):
+    """Run a step with retries (exponential backoff, retryable StepErrors only). Touches no database."""
+    max_attempts = max(1, int(retry.get("max_attempts", 1)))
+    backoff = float(retry.get("backoff_seconds", 0))
+    attempts = 0
+    while True:
+        attempts += 1
+        budget = min(timeout, remaining())
+        if budget <= 0:
+            return StepOutcome(StepStatus.FAILED, error="execution time limit reached", attempts=attempts - 1)
+        try:
+            return StepOutcome(StepStatus.COMPLETED, output=_attempt(step_type, config, budget), attempts=attempts)
+        except StepError as exc:
+            error = exc.message
+            if not exc.retryable or attempts >= max_attempts:
+                suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+                return StepOutcome(StepStatus.FAILED, error=f"{error}{suffix}", attempts=attempts)
+            delay = max(backoff * 2 ** (attempts - 1), exc.retry_after_seconds or 0)
+            if delay >= remaining() or stop.wait(delay):
+                return StepOutcome(StepStatus.FAILED, error=f"{error} (retries stopped)", attempts=attempts)
+        except Exception as exc:  # a bug in a step type must fail the step, not the worker
+            logger.exception("step type %s raised an unexpected error", step_type.name)
+            return StepOutcome(StepStatus.FAILED, error=f"unexpected error: {type(exc).__name__}", attempts=attempts)
+
+
+def execution_run(*, execution_id, runner_id: str | None = None) -> None:
+    """Run (or resume) an execution to a final status. Safe to call again for the same execution."""
+    runner_id = runner_id or new_runner_id()
+    execution = _claim(execution_id, runner_id)
+    if execution is not None:
+        _Run(execution, runner_id).run()
+
+
+def _claim(execution_id, runner_id: str) -> Execution | None:
+    with transaction.atomic():
+        execution = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("workflow_version", "workflow__project")
+            .filter(pk=execution_id)
+            .first()
+        )
+        if execution is None or execution.status in FINAL_STATUSES:
+            return None
+        now = timezone.now()
+        if execution.cancel_requested:
+            _finish(execution, ExecutionStatus.CANCELLED, error="Cancelled.", now=now)
+            return None
+        stale_after = settings.WORKFLOW_HEARTBEAT_STALE_AFTER
+        if (
+            execution.status == ExecutionStatus.RUNNING
+            and execution.heartbeat_at is not None
+            and execution.heartbeat_at > now - timedelta(seconds=stale_after)
+        ):
+            raise ExecutionBusy(retry_in=stale_after)
+        if execution.status == ExecutionStatus.RUNNING:
+            logger.warning("execution %s: taking over from %s (stale heartbeat)", execution.pk, execution.runner_id)
+        execution.status = ExecutionStatus.RUNNING
+        execution.started_at = execution.started_at or now
+        execution.heartbeat_at = now
+        execution.runner_id = runner_id
+        execution.save(update_fields=["status", "started_at", "heartbeat_at", "runner_id", "updated_at"])
+        return execution
+
+
+def _finish(execution: Execution, status: str, *, error: str = "", output=None, now=None) -> None:
+    now = now or timezone.now()
+    execution.status = status
+    execution.error = scrub(error)
+    execution.output = scrub(output)
+    execution.finished_at = now
+    execution.save(update_fields=["status", "error", "output", "finished_at", "updated_at"])
+    started = execution.started_at or now
+    record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
+
+
+class _LeaseLost(Exception):
+    """Another runner took the execution over (our heartbeat went stale): stop without writing."""
+
+
+class _Run:
+    """One delivery's run of an execution it holds."""
+
+    def __init__(self, execution: Execution, runner_id: str):
+        self.execution = execution
+        self.runner_id = runner_id
+        self.definition = execution.workflow_version.definition
+        self.deadline = execution.started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
+        self.stop = threading.Event()
+        self.records: dict[str, StepRun] = {run.step_id: run for run in StepRun.objects.filter(execution=execution)}
+        project = execution.workflow.project
+        self.context = {
+            "input": execution.input,
+            "steps": {
+                step_id: {"output": run.output}
+                for step_id, run in self.records.items()
+                if run.status == StepStatus.COMPLETED
+            },
+            "execution": {"id": str(execution.pk), "started_at": execution.started_at.isoformat()},
+            "project": {"id": str(project.pk), "slug": project.slug},
+        }
+        self.last_beat = time.monotonic()
+
+    # -- lease, cancellation, time limit -------------------------------------------------------------
+
+    def remaining(self) -> float:
+        return (self.deadline - timezone.now()).total_seconds()
+
+    def _beat(self) -> bool:
+        """Refresh the heartbeat; return whether a cancellation was requested. Raises _LeaseLost."""
+        now = timezone.now()
+        held = Execution.objects.filter(pk=self.execution.pk, runner_id=self.runner_id, status=ExecutionStatus.RUNNING)
+        if not held.update(heartbeat_at=now):
+            raise _LeaseLost
+        self.last_beat = time.monotonic()
+        return bool(held.values_list("cancel_requested", flat=True).first())
+
+    def _boundary(self) -> str | None:
+        """At a step boundary: 'cancelled', 'timeout' or None to go on."""
+        if self._beat():
+            return "cancelled"
+        if self.remaining() <= 0:
+            return "timeout"
+        return None
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    def _record_start(self, step: dict) -> int:
+        previous = self.records.get(step["id"])
+        base = previous.attempts if previous else 0
+        run, _ = StepRun.objects.update_or_create(
+            execution=self.execution,
+            step_id=step["id"],
+            defaults={
+                "type": step["type"],
+                "status": StepStatus.RUNNING,
+                "attempts": base + 1,
+                "output": None,
+                "error": "",
+                "started_at": timezone.now(),
+                "finished_at": None,
+            },
+        )
+        self.records[step["id"]] = run
+        return base
+
+    def _record_end(self, step: dict, base: int, outcome: StepOutcome) -> None:
+        run = self.records[step["id"]]
+        run.status = outcome.status
+        run.attempts = base + max(outcome.attempts, 1)
+        run.output = scrub(outcome.output) if outcome.status == StepStatus.COMPLETED else None
+        run.error = scrub(outcome.error)
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "output", "error", "finished_at", "updated_at"])
+        if outcome.status == StepStatus.COMPLETED:
+            self.context["steps"][step["id"]] = {"output": run.output}
+        record_step_finished(
+            step_type=step["type"],
+            status=outcome.status,
+            duration_seconds=(run.finished_at - run.started_at).total_seconds(),
+        )
+
+    def _record_skipped(self, steps: list[dict], reason: str) -> None:
+        now = timezone.now()
+        for step in steps:
+            run = self.records.get(step["id"])
+            if run is not None and run.status in (StepStatus.COMPLETED, StepStatus.FAILED):
+                continue
+            StepRun.objects.update_or_create(
+                execution=self.execution,
+                step_id=step["id"],
+                defaults={"type": step["type"], "status": StepStatus.SKIPPED, "error": reason, "finished_at": now},
+            )
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_STEPS, thread_name_prefix="step")
+        try:
+            self._run(pool)
+        except _LeaseLost:
+            logger.warning("execution %s: another runner took over; this one stops", self.execution.pk)
+        finally:
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, pool: ThreadPoolExecutor) -> None:
+        levels = step_levels(self.definition)
+        for index, level in enumerate(levels):
+            later = [step for next_level in levels[index + 1 :] for step in next_level]
+            todo = [step for step in level if self._needs_run(step)]
+            if not todo:
+                continue
+            verdict = self._boundary()
+            if verdict:
+                return self._stop(verdict, todo + later)
+            failed, verdict = self._run_level(pool, todo)
+            if verdict:
+                return self._stop(verdict, later)
+            if failed:
+                reason = f"not run: step '{failed[0]}' failed"
+                self._record_skipped(later, reason)
+                errors = "; ".join(f"step '{sid}' failed: {self.records[sid].error}" for sid in failed)
+                return self._end(ExecutionStatus.FAILED, error=errors)
+        return self._complete()
+
+    def _needs_run(self, step: dict) -> bool:
+        run = self.records.get(step["id"])
+        return run is None or run.status != StepStatus.COMPLETED
+
+    def _run_level(self, pool: ThreadPoolExecutor, steps: list[dict]) -> tuple[list[str], str | None]:
+        """Run one level's steps concurrently; return (failed step ids, 'cancelled'/'timeout'/None)."""
+        failed: list[str] = []
+        running: dict[Future, tuple[dict, int]] = {}
+        for step in steps:
+            base = self._record_start(step)
+            prepared = self._prepare(step)
+            if isinstance(prepared, StepOutcome):
+                self._record_end(step, base, prepared)
+                failed.append(step["id"])
+                continue
+            step_type, config = prepared
+            future = pool.submit(
+                run_step_attempts,
+                step_type=step_type,
+                config=config,
+                retry=step.get("retry") or step_type.default_retry,
+                timeout=float(step.get("timeout_seconds") or settings.WORKFLOW_STEP_DEFAULT_TIMEOUT),
+                remaining=self.remaining,
+                stop=self.stop,
+            )
+            running[future] = (step, base)
+        verdict = None
+        while running:
+            timeout = max(0.05, min(settings.WORKFLOW_HEARTBEAT_INTERVAL, self.remaining() + 0.05))
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                step, base = running.pop(future)
+                outcome = future.result()
+                self._record_end(step, base, outcome)
+                if outcome.status == StepStatus.FAILED:
+                    failed.append(step["id"])
+            if time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL or not running:
+                verdict = self._boundary() or verdict  # keeps beating while cancelled steps wind down
+            if verdict == "cancelled":
+                self.stop.set()  # no more retries; running attempts finish within their timeout
+            elif verdict == "timeout" or (running and self.remaining() <= 0):
+                verdict = "timeout"
+                self.stop.set()
+                for future, (step, base) in running.items():
+                    self._record_end(step, base, StepOutcome(StepStatus.FAILED, error="execution time limit reached"))
+                    future.cancel()
+                break
+        return failed, verdict
+
+    def _prepare(self, step: dict):
+        """The step type and rendered config, or a failed StepOutcome when either is impossible."""
+        try:
+            step_type = get_step_type(step["type"])
+        except KeyError:
+            return StepOutcome(StepStatus.FAILED, error=f"unknown step type '{step['type']}'", attempts=1)
+        try:
+            config = render(step.get("config", {}), self.context, path=f"steps.{step['id']}.config")
+        except TemplateRenderError as exc:
+            return StepOutcome(StepStatus.FAILED, error=str(exc), attempts=1)
+        return step_type, config
+
+    def _stop(self, verdict: str, not_run: list[dict]) -> None:
+        if verdict == "cancelled":
+            self._record_skipped(not_run, "not run: the execution was cancelled")
+            return self._end(ExecutionStatus.CANCELLED, error="Cancelled.")
+        limit = settings.WORKFLOW_EXECUTION_TIME_LIMIT
+        self._record_skipped(not_run, "not run: the execution time limit was reached")
+        return self._end(ExecutionStatus.FAILED, error=f"The execution time limit ({limit}s) was reached.")
+
+    def _complete(self) -> None:
+        steps = self.context["steps"]
+        try:
+            if "output" in self.definition:
+                output = render(self.definition["output"], self.context, path="output")
+            else:
+                output = {step_id: value["output"] for step_id, value in steps.items()}
+        except TemplateRenderError as exc:
+            return self._end(ExecutionStatus.FAILED, error=f"output: {exc}")
+        size, limit = _json_size(output), settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
+        if size > limit:
+            return self._end(ExecutionStatus.FAILED, error=f"output: {size} bytes, over the limit of {limit} bytes")
+        return self._end(ExecutionStatus.COMPLETED, output=output)
+
+    def _end(self, status: str, *, error: str = "", output=None) -> None:
+        with transaction.atomic():
+            execution = (
+                Execution.objects.select_for_update()
+                .filter(pk=self.execution.pk, runner_id=self.runner_id, status=ExecutionStatus.RUNNING)
+                .first()
+            )
+            if execution is None:
+                raise _LeaseLost
+            _finish(execution, status, error=error, output=output)
+        logger.info("execution %s %s", execution.pk, status)
+
+
+def execution_fail(*, execution_id, error: str) -> None:
+    """Mark an unfinished execution failed (the worker's time limit backstop)."""
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+        if execution is not None and execution.status not in FINAL_STATUSES:
+            _finish(execution, ExecutionStatus.FAILED, error=error)

@@ -1,0 +1,59 @@
+"""Workflow reads, always scoped to the projects the user belongs to (404 for anyone else)."""
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from projects.models import Membership, Project
+from workflows.models import Execution, StepRun, Workflow, WorkflowVersion
+
+
+def _role_of_user(user, project_ref: str):
+    return Subquery(Membership.objects.filter(project=OuterRef(project_ref), user=user).values("role")[:1])
+
+
+def workflow_list(*, user, project: Project) -> QuerySet[Workflow]:
+    """Workflows of a project the user belongs to (the project comes from projects.selectors.project_get)."""
+    return Workflow.objects.filter(project=project, project__memberships__user=user).annotate(
+        role=_role_of_user(user, "project")
+    )
+
+
+def workflow_get(*, user, workflow_id) -> Workflow:
+    """One workflow with the caller's `role`; 404 unless the user is a member of its project."""
+    try:
+        return (
+            Workflow.objects.filter(project__memberships__user=user)
+            .annotate(role=_role_of_user(user, "project"))
+            .select_related("project")
+            .get(pk=workflow_id)
+        )
+    except (Workflow.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def workflow_version_list(*, workflow: Workflow) -> QuerySet[WorkflowVersion]:
+    """Versions of a workflow already fetched through workflow_get, newest first."""
+    return WorkflowVersion.objects.filter(workflow=workflow).order_by("-version")
+
+
+def execution_list(*, workflow: Workflow) -> QuerySet[Execution]:
+    """Executions of a workflow already fetched through workflow_get, newest first."""
+    return Execution.objects.filter(workflow=workflow).select_related("workflow_version").order_by("-created_at")
+
+
+def execution_get(*, user, execution_id) -> Execution:
+    """One execution with its step runs and the caller's `role`; 404 unless the user is a member of its project."""
+    try:
+        return (
+            Execution.objects.filter(workflow__project__memberships__user=user)
+            .annotate(role=_role_of_user(user, "workflow__project"))
+            .select_related("workflow", "workflow_version")
+            .prefetch_related("step_runs")
+            .get(pk=execution_id)
+        )
+    except (Execution.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def step_run_list(*, execution: Execution) -> QuerySet[StepRun]:
+    return StepRun.objects.filter(execution=execution).order_by("created_at")

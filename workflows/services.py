@@ -1,0 +1,225 @@
+"""Workflow writes: versioned definitions, and executions (start, cancel, re-run, recovery of lost ones)."""
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+from common.exceptions import ServiceError
+from common.metrics import record_execution_finished
+from projects.models import Project, Role
+from projects.permissions import require_role
+from workflows.definition import DefinitionError, validate_definition
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, Workflow, WorkflowVersion
+
+logger = logging.getLogger("aiassistant.workflows")
+
+
+def _definition_field(path: str) -> str:
+    """The API error key of a definition problem: ``definition.steps[1].type``; the whole definition is ``$``."""
+    if not path or path == "$":
+        return "definition"
+    return f"definition{path}" if path.startswith("[") else f"definition.{path}"
+
+
+def _validate(definition) -> None:
+    try:
+        validate_definition(definition)
+    except DefinitionError as exc:
+        raise ValidationError({_definition_field(path): messages for path, messages in exc.errors.items()}) from exc
+
+
+@transaction.atomic
+def workflow_create(
+    *,
+    project: Project,
+    role: str | None,
+    name: str,
+    definition: dict,
+    description: str = "",
+    is_active: bool = True,
+    actor: User,
+) -> Workflow:
+    """Define a workflow (editors and above); its definition becomes version 1."""
+    require_role(role, Role.EDITOR, "define workflows")
+    _validate(definition)
+    workflow = Workflow(
+        project=project,
+        name=name,
+        description=description,
+        definition=definition,
+        version=1,
+        is_active=is_active,
+        created_by=actor,
+    )
+    workflow.full_clean()
+    workflow.save()
+    WorkflowVersion.objects.create(workflow=workflow, version=1, definition=definition, created_by=actor)
+    return workflow
+
+
+@transaction.atomic
+def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fields) -> Workflow:
+    """Change a workflow (editors); a changed definition becomes a new immutable version n+1."""
+    require_role(role, Role.EDITOR, "change workflows")
+    # Lock the row: two concurrent definition changes must not both become version n+1.
+    locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    for name in ("name", "description", "is_active"):
+        if name in fields:
+            setattr(locked, name, fields[name])
+    definition = fields.get("definition")
+    if definition is not None and definition != locked.definition:
+        _validate(definition)
+        locked.definition = definition
+        locked.version += 1
+        WorkflowVersion.objects.create(workflow=locked, version=locked.version, definition=definition, created_by=actor)
+    locked.full_clean()
+    locked.save()
+    locked.role = getattr(workflow, "role", None)
+    return locked
+
+
+@transaction.atomic
+def workflow_delete(*, workflow: Workflow, role: str | None, actor: User) -> None:
+    """Delete a workflow with its versions and executions (editors); refused while an execution is in flight."""
+    require_role(role, Role.EDITOR, "delete workflows")
+    active = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+    if Execution.objects.filter(workflow=workflow, status__in=active).exists():
+        raise ServiceError(
+            "This workflow has executions in progress; cancel them or wait for them to finish first.",
+            status_code=409,
+            code="executions_in_progress",
+        )
+    workflow.delete()
+
+
+def _fingerprint(payload) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _enqueue(execution_id) -> None:
+    from workflows.tasks import run_execution  # the task module imports the runner; keep imports one-way
+
+    run_execution.apply_async(args=[str(execution_id)], queue=settings.WORKFLOW_EXECUTION_QUEUE)
+
+
+def _existing_for_key(*, workflow: Workflow, idempotency_key: str, fingerprint: str) -> Execution | None:
+    existing = Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise ServiceError(
+            "This Idempotency-Key was already used with a different request body.",
+            status_code=422,
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
+@transaction.atomic
+def execution_start(
+    *,
+    workflow: Workflow,
+    input: dict,
+    actor: User | None,
+    idempotency_key: str | None = None,  # noqa: A002
+) -> tuple[Execution, bool]:
+    """Create a pending execution pinned to the current version and queue it once committed.
+
+    Returns ``(execution, created)``: with an ``idempotency_key`` already used for the same input, the existing
+    execution and False (nothing queued); with the same key and another input, 422.
+    """
+    if not isinstance(input, dict):
+        raise ServiceError("The input must be a JSON object.", field="input")
+    if _json_size(input) > settings.WORKFLOW_INPUT_MAX_BYTES:
+        raise ServiceError(f"The input is larger than {settings.WORKFLOW_INPUT_MAX_BYTES} bytes.", field="input")
+    fingerprint = _fingerprint({"input": input})
+    if idempotency_key:
+        existing = _existing_for_key(workflow=workflow, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing, False
+    if not workflow.is_active:
+        raise ServiceError("This workflow is inactive; activate it to run it.", status_code=409, code="inactive")
+    version = WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
+    execution = Execution(
+        workflow=workflow,
+        workflow_version=version,
+        input=input,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+        triggered_by=actor,
+    )
+    # The unique (workflow, idempotency_key) constraint is left to the database: a concurrent request with
+    # the same key loses the race with an IntegrityError and answers with the winner's execution.
+    execution.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            execution.save()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = _existing_for_key(workflow=workflow, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    transaction.on_commit(lambda: _enqueue(execution.pk))
+    return execution, True
+
+
+@transaction.atomic
+def execution_cancel(*, execution: Execution, actor: User | None) -> Execution:
+    """Cancel an execution: a pending one at once, a running one at its runner's next step boundary."""
+    locked = Execution.objects.select_for_update().get(pk=execution.pk)
+    if locked.status in FINAL_STATUSES:
+        raise ServiceError(f"This execution is already {locked.status}.", status_code=409, code="already_finished")
+    now = timezone.now()
+    if locked.status == ExecutionStatus.PENDING:
+        locked.status = ExecutionStatus.CANCELLED
+        locked.cancel_requested = True
+        locked.error = "Cancelled before it started."
+        locked.finished_at = now
+        locked.save(update_fields=["status", "cancel_requested", "error", "finished_at", "updated_at"])
+        transaction.on_commit(lambda: record_execution_finished(status=ExecutionStatus.CANCELLED, duration_seconds=0.0))
+    else:
+        locked.cancel_requested = True
+        locked.save(update_fields=["cancel_requested", "updated_at"])
+    logger.info("execution %s cancel requested (status %s)", locked.pk, locked.status)
+    return locked
+
+
+def execution_rerun(*, execution: Execution, actor: User | None) -> Execution:
+    """A new execution of the same workflow (its current version) with the same input."""
+    new, _ = execution_start(workflow=execution.workflow, input=execution.input, actor=actor)
+    return new
+
+
+def executions_recover_stale() -> int:
+    """Queue again the executions whose delivery was lost; returns how many were queued.
+
+    A running execution whose heartbeat is older than WORKFLOW_HEARTBEAT_STALE_AFTER lost its worker (killed
+    with its whole process, so nothing rejected the message); a pending one that old may have lost its
+    message (the filesystem transport deletes a message when it is read). Duplicate deliveries are harmless:
+    the runner takes over only a stale lease, and finished steps are never run again.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.WORKFLOW_HEARTBEAT_STALE_AFTER)
+    running = Execution.objects.filter(status=ExecutionStatus.RUNNING, heartbeat_at__lt=stale_before)
+    pending = Execution.objects.filter(
+        status=ExecutionStatus.PENDING, created_at__lt=stale_before, updated_at__lt=stale_before
+    )
+    ids = list(running.values_list("pk", flat=True)) + list(pending.values_list("pk", flat=True))
+    if ids:
+        # Touch pending ones so that each is queued again at most once per stale period (backlogs).
+        Execution.objects.filter(pk__in=ids, status=ExecutionStatus.PENDING).update(updated_at=timezone.now())
+    for execution_id in ids:
+        logger.warning("execution %s looks abandoned; queueing it again", execution_id)
+        _enqueue(execution_id)
+    return len(ids)
