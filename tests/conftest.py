@@ -1,10 +1,41 @@
+import psycopg
 import pytest
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.services import token_pair_for
 from projects.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+def pytest_sessionstart(session):
+    """The suite runs on real PostgreSQL and Redis: stop at once, saying which, when one is unreachable."""
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL at {db['HOST']}:{db['PORT']} is not reachable ({exc}); "
+            "`make test` starts a local one, or set DATABASE_URL",
+            returncode=3,
+        )
+    location = settings.CACHES["default"]["LOCATION"]
+    try:
+        redis.Redis.from_url(location, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        pytest.exit(
+            f"Redis at {location} is not reachable ({exc}); `make test` starts a local one, or set REDIS_URL",
+            returncode=3,
+        )
 
 
 @pytest.fixture(autouse=True)
