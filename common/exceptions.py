@@ -1,5 +1,7 @@
 """One error shape for the whole API: RFC 9457 problem details (application/problem+json)."""
 
+import contextlib
+import logging
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -11,6 +13,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger("aiassistant.errors")
 
 
 class ServiceError(exceptions.APIException):
@@ -46,6 +49,39 @@ def problem_response(status_code: int, detail: str, **kwargs) -> JsonResponse:
     return JsonResponse(problem(status_code, detail, **kwargs), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def _unavailable_exceptions() -> tuple[type[BaseException], ...]:
+    """Errors that mean a dependency (database, cache, broker) is down rather than a bug in the request."""
+    from django.db import InterfaceError, OperationalError
+
+    found: list[type[BaseException]] = [OperationalError, InterfaceError]
+    with contextlib.suppress(ImportError):
+        from django_redis.exceptions import ConnectionInterrupted
+
+        found.append(ConnectionInterrupted)
+    with contextlib.suppress(ImportError):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        found += [RedisConnectionError, RedisTimeoutError]
+    with contextlib.suppress(ImportError):
+        from kombu.exceptions import OperationalError as BrokerError
+
+        found.append(BrokerError)
+    return tuple(found)
+
+
+def dependency_unavailable_response(exc: BaseException) -> JsonResponse | None:
+    """503 problem+json when `exc` says a dependency is unreachable; None for any other error."""
+    if not isinstance(exc, _unavailable_exceptions()):
+        return None
+    logger.error("Dependency unavailable: %s", type(exc).__name__, exc_info=exc)
+    response = problem_response(
+        503, "A service this request depends on is unavailable; retry shortly.", code="service_unavailable"
+    )
+    response["Retry-After"] = "5"
+    return response
+
+
 def _flatten(detail) -> str:
     if isinstance(detail, list):
         return " ".join(_flatten(item) for item in detail)
@@ -64,13 +100,16 @@ def problem_exception_handler(exc, context):
         exc = exceptions.ValidationError(as_serializer_error(exc))
 
     if not isinstance(exc, exceptions.APIException):
-        return None  # unexpected: Django's handler500 (config.urls) answers with problem+json
+        unavailable = dependency_unavailable_response(exc)
+        if unavailable is not None:
+            set_rollback()
+        return unavailable  # None: unexpected, Django's handler500 (config.urls) answers with problem+json
 
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
 
     if isinstance(exc, exceptions.ValidationError) or (isinstance(exc, ServiceError) and exc.field):
         detail = exc.detail if isinstance(exc, exceptions.ValidationError) else {exc.field: [exc.detail]}

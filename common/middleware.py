@@ -1,6 +1,13 @@
 import logging
+import re
+import time
+import uuid
 
-from common.exceptions import problem_response
+from django.utils.functional import SimpleLazyObject, empty
+
+from common import logging as log_context
+from common import metrics
+from common.exceptions import dependency_unavailable_response, problem_response
 
 logger = logging.getLogger("aiassistant.errors")
 
@@ -17,5 +24,77 @@ class ApiProblemMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):
             return None
+        unavailable = dependency_unavailable_response(exception)
+        if unavailable is not None:
+            return unavailable
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.", code="server_error")
+
+
+# --- Observability: request id, request log line, active users -------------------------------------------------
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+# Probes and scrapes are frequent and uninteresting: their request lines are DEBUG.
+_QUIET_PREFIXES = ("/health/", "/metrics")
+request_logger = logging.getLogger("aiassistant.request")
+
+
+def _authenticated_user_id(request) -> str | None:
+    """The user's id if authentication already ran (session or DRF/JWT); never triggers a lookup itself."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # session user not loaded: don't load it
+        return None
+    return str(user.pk) if getattr(user, "is_authenticated", False) else None
+
+
+class RequestContextMiddleware:
+    """Request id (X-Request-ID in and out), log context, one request log line, and active-user tracking."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        context = {"request_id": request_id}
+        traceparent = _TRACEPARENT.match(request.headers.get("traceparent", ""))
+        if traceparent:  # without tracing, the caller's trace id still ties our lines to its trace
+            context["trace_id"] = traceparent.group("trace_id")
+        token = log_context.bind(**context)
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            user_id = _authenticated_user_id(request)
+            if user_id is not None:
+                metrics.user_seen(user_id)
+            self._log(request, response.status_code, started, user_id)
+            return response
+        finally:
+            log_context.reset(token)
+
+    @staticmethod
+    def _log(request, status: int, started: float, user_id: str | None) -> None:
+        match = getattr(request, "resolver_match", None)
+        route = (match.route or match.view_name) if match is not None else None
+        level = logging.DEBUG if request.path.startswith(_QUIET_PREFIXES) and status < 500 else logging.INFO
+        if not request_logger.isEnabledFor(level):
+            return
+        request_logger.log(
+            level,
+            "%s %s %s",
+            request.method,
+            route or "<unmatched>",
+            status,
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": user_id,
+            },
+        )

@@ -1,6 +1,12 @@
-"""gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi`. Every value can be set by environment."""
+"""gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi`. Every value can be set by environment.
+
+Metrics: with several workers, set PROMETHEUS_MULTIPROC_DIR in the environment before gunicorn starts (not
+from Python: prometheus_client reads it at import). The master empties it at start and marks each dead
+worker's files, so one scrape of /metrics sums every worker.
+"""
 
 import os
+import shutil
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -16,3 +22,30 @@ max_requests_jitter = 50
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Master, before any worker: start from an empty metrics directory (old pids would be summed forever)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def post_fork(server, worker):
+    """Worker, right after the fork: tracing threads must start here, never in the master."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")  # as wsgi.py does
+    from common.tracing import setup_tracing
+
+    try:
+        setup_tracing()
+    except Exception:  # noqa: BLE001 - a tracing problem must not stop the worker from serving
+        server.log.exception("Tracing setup failed; serving without tracing")
+
+
+def child_exit(server, worker):
+    """Master, when a worker exits: its live gauges go, its counters and histograms stay in the sum."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from common import health
+from common.metrics_view import metrics_view
 from common.views import api_not_found
 
 admin.site.site_header = "aiassistant-api administration"
@@ -8,6 +10,10 @@ admin.site.site_title = "aiassistant-api"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/live/", health.live, name="health-live"),
+    path("health/ready/", health.ReadyView.as_view(), name="health-ready"),
+    path("health/detailed/", health.DetailedView.as_view(), name="health-detailed"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("config.api_urls", namespace="v1")),
     re_path(r"^api/", api_not_found),
 ]

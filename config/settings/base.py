@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from config.env import BASE_DIR, env
 
+from common.logging import build_logging
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
@@ -249,11 +250,51 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"console": {"format": "%(asctime)s %(levelname)-7s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+# --- Observability: metrics, JSON logs, tracing, health (docs/observability.md) ---------------------------------
+# OBSERVABILITY_ENABLED=0 removes the metrics middleware and database/cache wrappers, the request log line and
+# tracing (the benchmark's "off" run); /metrics and /health/ stay routed.
+OBSERVABILITY_ENABLED = env.bool("OBSERVABILITY_ENABLED", default=True)
+SERVICE_NAME = "aiassistant-api"
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # production defaults to json
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = build_logging(
+    fmt=LOG_FORMAT, level=LOG_LEVEL, service=SERVICE_NAME, environment=ENVIRONMENT, version=APP_VERSION
+)
+# /metrics: `Authorization: Bearer <METRICS_TOKEN>`, or a client address (common.http.client_ip) in these CIDRs.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Celery workers serve their metrics on this port (0: off); PROMETHEUS_MULTIPROC_DIR comes from the environment.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
+# Tracing is on only when an OTLP endpoint is set (common.tracing.setup_tracing).
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default=SERVICE_NAME)
+
+_PROMETHEUS_DB_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
+_PROMETHEUS_CACHE_BACKENDS = {
+    "django_redis.cache.RedisCache": "django_prometheus.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.locmem.LocMemCache": "django_prometheus.cache.backends.locmem.LocMemCache",
+}
+
+
+def observe_backends(databases: dict, caches: dict) -> None:
+    """Swap database engines and cache backends for django-prometheus' counting subclasses, in place.
+
+    Environment modules call it last, after their own checks on ENGINE (the wrapped engines subclass Django's,
+    so connection pooling and every OPTIONS work unchanged).
+    """
+    if not OBSERVABILITY_ENABLED:
+        return
+    for database in databases.values():
+        database["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(database["ENGINE"], database["ENGINE"])
+    for cache in caches.values():
+        cache["BACKEND"] = _PROMETHEUS_CACHE_BACKENDS.get(cache["BACKEND"], cache["BACKEND"])
+
+
+if OBSERVABILITY_ENABLED:
+    INSTALLED_APPS.append("django_prometheus")
+    MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.insert(1, "common.middleware.RequestContextMiddleware")
+    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")

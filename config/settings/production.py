@@ -3,7 +3,18 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import DATABASES, SIMPLE_JWT, STORAGES, celery_transport_options
+from .base import (
+    APP_VERSION,
+    CACHES,
+    DATABASES,
+    LOG_LEVEL,
+    SERVICE_NAME,
+    SIMPLE_JWT,
+    STORAGES,
+    build_logging,
+    celery_transport_options,
+    observe_backends,
+)
 
 DEBUG = False
 SECRET_KEY = require("SECRET_KEY")
@@ -34,3 +45,11 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+
+# Observability: JSON log lines on stdout by default; database/cache wrappers (after the ENGINE check above).
+ENVIRONMENT = env.str("ENVIRONMENT", default="production")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = build_logging(
+    fmt=LOG_FORMAT, level=LOG_LEVEL, service=SERVICE_NAME, environment=ENVIRONMENT, version=APP_VERSION
+)
+observe_backends(DATABASES, CACHES)

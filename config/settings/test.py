@@ -3,7 +3,7 @@
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, SIMPLE_JWT, celery_transport_options
+from .base import REST_FRAMEWORK, SIMPLE_JWT, celery_transport_options, observe_backends
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 SIMPLE_JWT["SIGNING_KEY"] = "test-jwt-signing-key-not-for-production-0123456789"
@@ -27,3 +27,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "100
 # Celery: a real Redis broker (tests start real worker processes; never eager mode).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/12")
 CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
+
+# Observability: counting database/cache wrappers as in production; workers serve no metrics port in tests.
+WORKER_METRICS_PORT = 0
+observe_backends(DATABASES, CACHES)

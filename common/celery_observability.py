@@ -1,0 +1,112 @@
+"""Celery side of observability, connected from CommonConfig.ready() in every process that loads Django.
+
+- Publishing (web): the request id (and any bound execution id) travel in the task message headers.
+- Running (worker): task_prerun restores them into the log context, with task name and id.
+- Worker processes: tracing is set up after the fork (worker_process_init); the main worker process serves
+  Prometheus metrics on WORKER_METRICS_PORT (default 9808) from its own multiprocess directory, so the metrics
+  of every pool child are summed in one scrape.
+"""
+
+import logging
+import os
+import shutil
+
+from celery import signals
+from django.conf import settings
+
+from common import logging as log_context
+
+logger = logging.getLogger(__name__)
+
+# Context fields that follow a task from the publisher into the worker.
+PROPAGATED_FIELDS = ("request_id", "execution_id", "user_id")
+_HEADER_PREFIX = "aiassistant_"
+_tokens: dict[str, object] = {}
+
+
+@signals.before_task_publish.connect(weak=False)
+def _put_context_in_headers(sender=None, headers=None, **kwargs):
+    if headers is None:
+        return
+    context = log_context.get_context()
+    for field in PROPAGATED_FIELDS:
+        value = context.get(field)
+        if value is not None:
+            headers[f"{_HEADER_PREFIX}{field}"] = str(value)
+
+
+@signals.task_prerun.connect(weak=False)
+def _restore_context(sender=None, task_id=None, task=None, **kwargs):
+    request = getattr(task, "request", None)
+    fields = {"task": getattr(task, "name", None), "task_id": task_id}
+    for field in PROPAGATED_FIELDS:
+        value = _header(request, f"{_HEADER_PREFIX}{field}")
+        if value is not None:
+            fields[field] = value
+    log_context.clear()
+    _tokens[task_id] = log_context.bind(**fields)
+
+
+@signals.task_postrun.connect(weak=False)
+def _clear_context(sender=None, task_id=None, **kwargs):
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        try:
+            log_context.reset(token)
+        except ValueError:  # bound in another context (thread pools): just forget it
+            log_context.clear()
+
+
+def _header(request, name: str):
+    if request is None:
+        return None
+    value = getattr(request, name, None)
+    if value is None:
+        value = (getattr(request, "headers", None) or {}).get(name)
+    return value
+
+
+@signals.worker_process_init.connect(weak=False)
+def _worker_process_init(**kwargs):
+    """Each pool child: tracing after the fork (BatchSpanProcessor's thread must live in the child)."""
+    from common.tracing import setup_tracing
+
+    setup_tracing()
+
+
+@signals.worker_process_shutdown.connect(weak=False)
+def _worker_process_shutdown(pid=None, **kwargs):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+@signals.worker_init.connect(weak=False)
+def _worker_init(**kwargs):
+    """Main worker process, before the pool forks: empty the multiprocess directory and serve metrics."""
+    port = int(getattr(settings, "WORKER_METRICS_PORT", 0) or 0)
+    if not port:
+        return
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+    start_worker_metrics_server(port)
+    # The main process runs tasks itself with the solo/threads pools: trace there too.
+    from common.tracing import setup_tracing
+
+    setup_tracing()
+
+
+def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104 - scraped from the network
+    """Serve the worker's metrics (all pool children in multiprocess mode) on an HTTP port."""
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    server, thread = start_http_server(port, addr=addr, registry=registry)
+    logger.info("Worker metrics on port %s", port)
+    return server, thread

@@ -1,0 +1,149 @@
+"""Real gunicorn processes for the observability tests: free port, production settings, always stopped."""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(**overrides) -> str:
+    """The URL of the test database pytest-django created (gunicorn must see the same migrated schema)."""
+    db = settings.DATABASES["default"]
+    parts = {
+        "user": db.get("USER") or "postgres",
+        "password": db.get("PASSWORD") or "",
+        "host": db.get("HOST") or "127.0.0.1",
+        "port": db.get("PORT") or 5432,
+        "name": db["NAME"],
+    }
+    parts.update(overrides)
+    auth = parts["user"] + (f":{parts['password']}" if parts["password"] else "")
+    return f"postgres://{auth}@{parts['host']}:{parts['port']}/{parts['name']}"
+
+
+def production_env(**overrides) -> dict:
+    """Environment for config.settings.production on this machine (secrets are test values)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "OTEL_", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="gunicorn-test-secret-key-0123456789abcdef0123456789",
+        JWT_SIGNING_KEY="gunicorn-test-jwt-key-0123456789abcdef0123456789",
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.CACHES["default"]["LOCATION"],
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        METRICS_TOKEN=METRICS_TOKEN,
+        THROTTLE_AUTH="100000/minute",
+        THROTTLE_ANON="100000/minute",
+        THROTTLE_USER="100000/minute",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+class Gunicorn:
+    """`gunicorn -c config/gunicorn.conf.py config.wsgi` on a free port; stdout captured to a file."""
+
+    def __init__(self, *, workers: int = 1, multiproc_dir: str | None = None, **env_overrides):
+        self.port = free_port()
+        self.workers = workers
+        self.multiproc_dir = multiproc_dir
+        self.env = production_env(**env_overrides)
+        if multiproc_dir:
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+        self.env.update(GUNICORN_BIND=f"127.0.0.1:{self.port}", GUNICORN_WORKERS=str(workers))
+        self._log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
+            with contextlib.suppress(OSError):
+                # Probe /metrics, so that tests count their own /health/ and API requests exactly.
+                if self.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})[0] == 200:
+                    self._wait_workers(deadline)
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.output()}")
+
+    def _wait_workers(self, deadline: float) -> None:
+        """All workers booted (each writes 'Booting worker'), so that requests spread over them."""
+        while time.monotonic() < deadline and self.output().count("Booting worker") < self.workers:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def output(self) -> str:
+        self._log.flush()
+        return Path(self._log.name).read_text(errors="replace")
+
+    def request(self, method: str, path: str, *, body=None, headers=None) -> tuple[int, dict, bytes]:
+        """One request on a new connection (so that the master hands it to any worker)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            payload = json.dumps(body) if body is not None else None
+            all_headers = {"Host": "127.0.0.1", **(headers or {})}
+            if payload is not None:
+                all_headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def scrape(self) -> str:
+        status, _, body = self.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert status == 200, body
+        return body.decode()

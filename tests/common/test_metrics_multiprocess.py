@@ -1,0 +1,78 @@
+"""Multiprocess metrics under a real gunicorn with 3 workers: one scrape counts every worker's requests."""
+
+import os
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.common.servers import Gunicorn
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+REQUESTS = 60
+
+
+def sample_sum(text: str, name: str, **labels) -> float:
+    """Sum of the samples called `name` whose labels include `labels` (across every worker's files)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+@pytest.fixture
+def gunicorn_3_workers(tmp_path):
+    with Gunicorn(workers=3, multiproc_dir=str(tmp_path / "metrics")) as server:
+        yield server
+
+
+def test_one_scrape_counts_the_requests_of_all_three_workers(gunicorn_3_workers):
+    server = gunicorn_3_workers
+    for _ in range(REQUESTS):
+        assert server.request("GET", "/health/live/")[0] == 200
+
+    text = server.scrape()
+
+    counted = sample_sum(
+        text, "django_http_responses_total_by_status_view_method_total", view="health-live", method="GET", status="200"
+    )
+    assert counted == REQUESTS
+    # The requests really were spread: more than one worker wrote metric files.
+    pids = {name.rsplit("_", 1)[-1].split(".")[0] for name in os.listdir(server.multiproc_dir)}
+    assert len(pids) > 1
+
+
+def test_product_counters_are_summed_across_workers(gunicorn_3_workers):
+    server = gunicorn_3_workers
+    for _ in range(7):
+        status, _, _ = server.request(
+            "POST", "/api/v1/auth/login/", body={"email": "nobody@example.com", "password": "wrong-password-1"}
+        )
+        assert status == 401
+
+    text = server.scrape()
+
+    assert sample_sum(text, "aiassistant_login_attempts_total", result="failure") == 7
+
+
+def test_labels_are_view_names_not_raw_paths(gunicorn_3_workers):
+    server = gunicorn_3_workers
+    server.request("GET", "/api/v1/projects/0b6e1d2c-1111-4222-8333-944455556666/")
+
+    text = server.scrape()
+
+    assert "0b6e1d2c-1111-4222-8333-944455556666" not in text
+    assert sample_sum(text, "django_http_responses_total_by_status_view_method_total", view="v1:project-detail") == 1
+
+
+def test_database_metrics_come_from_the_pooled_prometheus_engine(gunicorn_3_workers):
+    server = gunicorn_3_workers
+    assert server.request("GET", "/health/ready/")[0] == 200
+
+    text = server.scrape()
+
+    assert sample_sum(text, "django_db_execute_total", alias="default", vendor="postgresql") > 0
+    assert sample_sum(text, "django_migrations_unapplied_total", connection="default") == 0
+    assert sample_sum(text, "django_migrations_applied_total", connection="default") > 0
