@@ -108,7 +108,7 @@ def backup_create(
         record.finished_at = timezone.now()
         record.duration_seconds = time.monotonic() - clock
         record.save()
-        logger.error("backup failed", extra={"backup_id": str(record.id), "error": message})
+        # Not logged here: the record keeps the error, and the command or the Celery task reports it once.
         if isinstance(exc, BackupError):
             raise
         raise BackupError(message) from exc
@@ -292,7 +292,7 @@ def backup_restore(
     backup = backup_resolve(ref=ref)
     own_db = connections[using].settings_dict["NAME"]
     target = target_database or own_db
-    engine = engine_for(_db_settings(using, target))
+    engine = engine_for(_db_settings(using))  # connects to the app database to create/inspect the target
     if backup.manifest.get("engine") != engine.name:
         raise BackupError(f"the backup is a {backup.manifest.get('engine')} dump, the target is {engine.name}")
     unknown = migrations_unknown_to_code(backup.manifest)

@@ -36,17 +36,17 @@ class BackupS3Storage(S3Storage):
                 s3={"addressing_style": settings.pop("addressing_style", None) or "auto"},
             ),
         )
-        settings.setdefault(
-            "transfer_config",
-            TransferConfig(
+        if "transfer_config" not in settings:
+            transfer = TransferConfig(
                 multipart_threshold=MULTIPART_CHUNK,
                 multipart_chunksize=MULTIPART_CHUNK,
                 max_concurrency=4,
                 max_io_queue=4,
-                max_in_memory_upload_chunks=4,
-                max_in_memory_download_chunks=4,
-            ),
-        )
+            )
+            # s3transfer reads these, boto3's TransferConfig does not take them as arguments (default 10 each).
+            transfer.max_in_memory_upload_chunks = 4
+            transfer.max_in_memory_download_chunks = 4
+            settings["transfer_config"] = transfer
         super().__init__(**settings)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from ops.models import BackupRecord, BackupStatus
 
@@ -52,7 +53,7 @@ def test_backup_process_exits_non_zero_with_one_line_on_stderr(transactional_db)
 
     env = {
         **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "") or "postgres://postgres@127.0.0.1:5432/aiassistant",
+        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict),
         "BACKUP_STORAGE": "s3",
         "AWS_STORAGE_BUCKET_NAME": "nowhere",
         "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",

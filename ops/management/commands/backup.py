@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from ops.engines import BackupError
+from ops.engines import BackupError, one_line
 from ops.models import BackupKind
 from ops.services import backup_create
 
@@ -16,6 +17,8 @@ class Command(BaseCommand):
             record = backup_create(kind=BackupKind.MANUAL, using=options["database"])
         except BackupError as exc:
             raise CommandError(f"backup failed: {exc}") from exc
+        except DatabaseError as exc:
+            raise CommandError(f"backup failed: database error: {one_line(str(exc))}") from exc
         self.stdout.write(
             f"backup {record.id} succeeded: {record.key} ({record.size_bytes} bytes, "
             f"{record.duration_seconds:.1f} s, sha256 {record.sha256})"

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from ops.engines import BackupError
+from ops.engines import BackupError, one_line
 from ops.services import backup_prune
 
 
@@ -19,6 +20,8 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(f"prune failed: {exc}") from exc
+        except DatabaseError as exc:
+            raise CommandError(f"prune failed: database error: {one_line(str(exc))}") from exc
         verb = "would delete" if options["dry_run"] else "deleted"
         for record in doomed:
             self.stdout.write(f"{verb} {record.id} {record.status} {record.key}")

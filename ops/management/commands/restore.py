@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from ops.engines import BackupError
+from ops.engines import BackupError, one_line
 from ops.services import backup_restore, stdin_is_interactive
 
 
@@ -32,6 +33,8 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(f"restore failed: {exc}") from exc
+        except DatabaseError as exc:
+            raise CommandError(f"restore failed: database error: {one_line(str(exc))}") from exc
         if result.safety_backup is not None:
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
         self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.1f} s")
