@@ -4,6 +4,7 @@ import factory
 
 from accounts.models import User
 from projects.models import Membership, Project, Role
+from workflows.models import Workflow, WorkflowVersion
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -39,3 +40,43 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.VIEWER
+
+
+def transform_definition() -> dict:
+    """A valid three-step transform chain: greet -> shout -> count, with a rendered output."""
+    return {
+        "steps": [
+            {"id": "greet", "type": "transform", "config": {"value": {"message": "Hello {{ input.name }}"}}},
+            {
+                "id": "shout",
+                "type": "transform",
+                "depends_on": ["greet"],
+                "config": {"value": "{{ steps.greet.output.message | upper }}"},
+            },
+            {
+                "id": "count",
+                "type": "transform",
+                "depends_on": ["shout"],
+                "config": {"value": "{{ steps.shout.output | length }}"},
+            },
+        ],
+        "output": {"greeting": "{{ steps.shout.output }}", "length": "{{ steps.count.output }}"},
+    }
+
+
+class WorkflowFactory(factory.django.DjangoModelFactory):
+    """A workflow with its version 1 (as workflows.services.workflow_create leaves it)."""
+
+    class Meta:
+        model = Workflow
+        skip_postgeneration_save = True
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+    definition = factory.LazyFunction(transform_definition)
+    version = 1
+
+    @factory.post_generation
+    def _version(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            WorkflowVersion.objects.create(workflow=obj, version=obj.version, definition=obj.definition)
