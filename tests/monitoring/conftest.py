@@ -20,7 +20,9 @@ def require_binary(name: str) -> str:
     """Path of a system binary; the test fails (never skips) when it is missing."""
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"`{name}` is not installed: run `make system-deps` (Debian packages prometheus, prometheus-alertmanager)")
+        pytest.fail(
+            f"`{name}` is not installed: run `make system-deps` (Debian packages prometheus, prometheus-alertmanager)"
+        )
     return path
 
 

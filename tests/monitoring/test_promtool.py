@@ -86,9 +86,7 @@ def test_promtool_test_rules_fails_when_an_expectation_is_wrong(tmp_path):
     copy = _prometheus_copy(tmp_path)
     tests_file = copy / "tests" / "alerts_test.yml"
     data = yaml.safe_load(tests_file.read_text())
-    silent = next(
-        check for case in data["tests"] for check in case["alert_rule_test"] if check.get("exp_alerts") == []
-    )
+    silent = next(check for case in data["tests"] for check in case["alert_rule_test"] if check.get("exp_alerts") == [])
     silent["exp_alerts"] = [{"exp_labels": {"severity": "page", "service": "aiassistant-api"}}]
     tests_file.write_text(yaml.safe_dump(data, sort_keys=False))
     result = run(require_binary("promtool"), "test", "rules", str(tests_file))
@@ -97,9 +95,7 @@ def test_promtool_test_rules_fails_when_an_expectation_is_wrong(tmp_path):
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test():
-    checks = [
-        check for case in yaml.safe_load(ALERTS_TEST.read_text())["tests"] for check in case["alert_rule_test"]
-    ]
+    checks = [check for case in yaml.safe_load(ALERTS_TEST.read_text())["tests"] for check in case["alert_rule_test"]]
     alerts = {rule["alert"] for rule in _alert_rules()}
     fires = {check["alertname"] for check in checks if check.get("exp_alerts")}
     silent = {check["alertname"] for check in checks if not check.get("exp_alerts")}
