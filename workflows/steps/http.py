@@ -179,7 +179,7 @@ class HttpStep(StepType):
             )
         return {
             "status_code": status,
-            "headers": self._output_headers(response),
+            "headers": scrub.value(self._output_headers(response)),
             "json": scrub.value(self._json(response, body, text)),
             "text": text[:TEXT_MAX_CHARS],
         }
