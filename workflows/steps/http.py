@@ -223,7 +223,9 @@ class HttpStep(StepType):
             raise StepError(f"timed out after {timeout:g}s ({method} {_safe_url(url)})", retryable=True) from None
         except (httpx.TransportError, httpx.DecodingError) as exc:
             detail = scrub.text(str(exc))[:200] or type(exc).__name__
-            retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+            # A certificate that does not verify will not verify on the next attempt either.
+            tls_refused = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+            retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError) and not tls_refused
             raise StepError(f"request to {_safe_url(url)} failed: {detail}", retryable=retryable) from None
         return response, b"".join(chunks)
 

@@ -3,6 +3,8 @@
 import contextlib
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -128,3 +130,23 @@ def connections(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", spy)
     return attempts
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for "localhost"; records the SNI names it saw."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    local = LocalServer()
+    local.server_names = []
+    context.sni_callback = lambda _socket, name, _context: local.server_names.append(name)
+    local.httpd.socket = context.wrap_socket(local.httpd.socket, server_side=True)
+    yield local
+    local.close()

@@ -106,3 +106,10 @@ def test_redirect_to_metadata_address_is_refused(server, allow_local, connection
     with pytest.raises(StepError, match="refused: 169.254.169.254 is a cloud metadata address"):
         http_step.run(config={"url": server.url("/jump")}, timeout=5)
     assert "169.254.169.254" not in [address for address, _ in connections]
+
+
+def test_tls_goes_to_the_pinned_address_with_the_host_name_for_sni(settings, tls_server, connections):
+    settings.WORKFLOW_HTTP_ALLOWED_HOSTS = ["localhost"]
+    with pytest.raises(StepError, match="CERTIFICATE_VERIFY_FAILED"):  # self-signed: verification stays on
+        http_step.run(config={"url": f"https://localhost:{tls_server.port}/"}, timeout=5)
+    assert (connections[0][0] in {"127.0.0.1", "::1"}, tls_server.server_names) == (True, ["localhost"])
