@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import time
 
+import psutil
 from django.conf import settings
 from django.core.files.storage import InvalidStorageError, storages
 from django.db import connections
@@ -154,15 +155,32 @@ class _Named:
 class DiskCheck(_Named, Disk):
     name = "disk"
 
+    def run(self):
+        usage = psutil.disk_usage(str(self.path))
+        self.detail = f"{usage.percent:.1f}% used, {usage.free / 1024**3:.1f} GiB free"
+        super().run()
+
 
 @dataclasses.dataclass(repr=False)
 class MemoryCheck(_Named, Memory):
     name = "memory"
 
+    def run(self):
+        memory = psutil.virtual_memory()
+        self.detail = f"{memory.percent:.1f}% used, {memory.available / 1024**3:.1f} GiB available"
+        super().run()
+
 
 @dataclasses.dataclass(repr=False)
 class CPUCheck(_Named, CPU):
     name = "cpu"
+
+    def run(self):
+        # A blocking 0.1 s sample: the default (since the previous call) is meaningless on a first probe.
+        usage = psutil.cpu_percent(interval=0.1)
+        self.detail = f"{usage:.1f}% busy"
+        if self.max_usage_percent and usage >= self.max_usage_percent:
+            raise ServiceWarning(self.detail)
 
 
 READY_CHECKS = (DatabaseCheck, CacheCheck, BrokerCheck, MigrationsCheck)
@@ -176,7 +194,9 @@ def _status(result) -> str:
 
 
 def _message(result) -> str:
-    return "OK" if result.error is None else str(result.error.message)
+    if result.error is not None:
+        return str(result.error.message)
+    return getattr(result.check, "detail", None) or "OK"
 
 
 @never_cache

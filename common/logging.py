@@ -280,5 +280,7 @@ def build_logging(*, fmt: str, level: str, service: str, environment: str, versi
             # The request middleware writes one line per request with the route; django.server would repeat it.
             "django.server": {"level": "WARNING"},
             "celery": {"level": level},
+            # Failing checks are reported by the health endpoints; one traceback per probe would flood the logs.
+            "health_check": {"level": "ERROR"},
         },
     }
