@@ -14,7 +14,9 @@ class Workflow(BaseModel):
     definition = models.JSONField()
     version = models.PositiveIntegerField(default=1)
     is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,7 +32,9 @@ class WorkflowVersion(BaseModel):
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
     definition = models.JSONField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-version"]
