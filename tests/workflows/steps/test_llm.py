@@ -162,3 +162,10 @@ def test_non_http_base_url_is_refused(settings):
     settings.LLM_API_BASE_URL = "ftp://llm.internal/v1"
     with pytest.raises(StepError, match="LLM_API_BASE_URL is not an http"):
         run_prompt()
+
+
+def test_messages_and_temperature_are_sent_as_given(provider):
+    provider.route("/v1/chat/completions", Reply(json=COMPLETION))
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    llm_step.run(config={"model": "local-model", "messages": messages, "temperature": 0.3}, timeout=5)
+    assert provider.received[0].json() == {"model": "local-model", "messages": messages, "temperature": 0.3}
