@@ -7,6 +7,8 @@
   of every pool child are summed in one scrape.
 """
 
+import functools
+import inspect
 import logging
 import os
 import shutil
@@ -36,13 +38,16 @@ def _put_context_in_headers(sender=None, headers=None, **kwargs):
 
 
 @signals.task_prerun.connect(weak=False)
-def _restore_context(sender=None, task_id=None, task=None, **kwargs):
+def _restore_context(sender=None, task_id=None, task=None, args=None, kwargs=None, **extra):
     request = getattr(task, "request", None)
     fields = {"task": getattr(task, "name", None), "task_id": task_id}
     for field in PROPAGATED_FIELDS:
         value = _header(request, f"{_HEADER_PREFIX}{field}")
         if value is not None:
             fields[field] = value
+    execution_id = _argument(task, "execution_id", args or (), kwargs or {})
+    if execution_id is not None:  # a task about an execution (workflows.run_execution): its lines carry the id
+        fields["execution_id"] = str(execution_id)
     log_context.clear()
     _tokens[task_id] = log_context.bind(**fields)
 
@@ -55,6 +60,27 @@ def _clear_context(sender=None, task_id=None, **kwargs):
             log_context.reset(token)
         except ValueError:  # bound in another context (thread pools): just forget it
             log_context.clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(task_name: str, run) -> inspect.Signature | None:
+    try:
+        return inspect.signature(run)
+    except (TypeError, ValueError):
+        return None
+
+
+def _argument(task, name: str, args, kwargs):
+    """The value the task receives for parameter `name`, if it has one."""
+    if name in kwargs:
+        return kwargs[name]
+    signature = _signature(getattr(task, "name", ""), getattr(task, "run", None)) if task is not None else None
+    if signature is None or name not in signature.parameters:
+        return None
+    try:
+        return signature.bind_partial(*args, **kwargs).arguments.get(name)
+    except TypeError:
+        return None
 
 
 def _header(request, name: str):

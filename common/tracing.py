@@ -70,6 +70,7 @@ def _instrument() -> None:
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.threading import ThreadingInstrumentor
 
     excluded = "health/,metrics"  # probes and scrapes are not worth a trace each
     for instrumentor, options in (
@@ -77,6 +78,8 @@ def _instrument() -> None:
         (PsycopgInstrumentor(), {"enable_commenter": False}),
         (CeleryInstrumentor(), {}),
         (HTTPXClientInstrumentor(), {}),
+        # Workflow steps run in a thread pool: the span context follows ThreadPoolExecutor.submit.
+        (ThreadingInstrumentor(), {}),
     ):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(**options)
