@@ -25,6 +25,7 @@ def _web_job(name: str, target: str, token_file: Path) -> dict:
     config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
     job = next(job for job in config["scrape_configs"] if job["job_name"] == "aiassistant-web")
     job = {**job, "job_name": name, "scrape_interval": "1s", "scrape_timeout": "1s"}
+    job.pop("dns_sd_configs")  # production discovers the replicas of "web"; here there is one local server
     job["static_configs"] = [{"targets": [target]}]
     job["authorization"] = {**job["authorization"], "credentials_file": str(token_file)}
     return job
