@@ -8,6 +8,8 @@ import yaml
 
 from tests.monitoring.conftest import MONITORING, Prometheus
 
+pytestmark = pytest.mark.slow  # starts a real Prometheus
+
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = MONITORING / "grafana" / "provisioning" / "datasources" / "datasources.yml"
 

@@ -16,6 +16,8 @@ import yaml
 
 from tests.monitoring.conftest import MONITORING, REPO, Prometheus, free_port, http_get, wait_until
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "scrape-test-token-0123456789"
 HEALTH_REQUESTS = 7
 NOT_FOUND_REQUESTS = 11
