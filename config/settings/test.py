@@ -29,5 +29,5 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379
 CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
 
 # Observability: counting database/cache wrappers as in production; workers serve no metrics port in tests.
-WORKER_METRICS_PORT = 0
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 observe_backends(DATABASES, CACHES)

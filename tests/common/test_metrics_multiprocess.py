@@ -1,11 +1,16 @@
 """Multiprocess metrics under a real gunicorn with 3 workers: one scrape counts every worker's requests."""
 
 import os
+import time
+import uuid
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.common.servers import Gunicorn
+from projects.models import Role
+from tests.common.servers import Gunicorn, free_port
+from tests.factories import MembershipFactory, WorkflowFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +81,56 @@ def test_database_metrics_come_from_the_pooled_prometheus_engine(gunicorn_3_work
     assert sample_sum(text, "django_db_execute_total", alias="default", vendor="postgresql") > 0
     assert sample_sum(text, "django_migrations_unapplied_total", connection="default") == 0
     assert sample_sum(text, "django_migrations_applied_total", connection="default") > 0
+
+
+# --- Celery workers: their own port (WORKER_METRICS_PORT), every pool child summed ------------------------------
+
+
+@pytest.fixture
+def worker_with_metrics(tmp_path, settings):
+    import redis
+
+    from tests.workflows.conftest import Worker, _database_url
+
+    queue = f"obs-worker-{uuid.uuid4().hex[:10]}"
+    settings.WORKFLOW_EXECUTION_QUEUE = queue
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        "WORKFLOW_EXECUTION_QUEUE": queue,
+        "WORKER_METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    worker = Worker(env, queue, tmp_path / "worker.log")
+    try:
+        worker.wait_ready()
+        worker.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        yield worker
+    finally:
+        worker.stop()
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        client.delete(queue)
+        client.close()
+
+
+def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_with_metrics):
+    from workflows.models import Execution
+    from workflows.services import execution_start
+
+    membership = MembershipFactory(role=Role.EDITOR)
+    workflow = WorkflowFactory(project=membership.project)
+    ids = [execution_start(workflow=workflow, input={"name": f"n{i}"}, actor=membership.user)[0].pk for i in range(4)]
+
+    deadline = time.monotonic() + 60
+    while Execution.objects.filter(pk__in=ids, status="completed").count() < len(ids):
+        assert time.monotonic() < deadline, worker_with_metrics.log()[-3000:]
+        time.sleep(0.2)
+
+    text = httpx.get(worker_with_metrics.metrics_url, timeout=10).text
+    assert sample_sum(text, "aiassistant_workflow_executions_total", status="completed") == len(ids)
+    assert sample_sum(text, "aiassistant_workflow_step_duration_seconds_count", step_type="transform") == 3 * len(ids)
