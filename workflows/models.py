@@ -59,7 +59,8 @@ class Execution(BaseModel):
     """One run of a workflow at a pinned version; the runner moves it pending -> running -> a final status."""
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
-    workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="executions")
+    # Versions are deleted only with their workflow (never on their own: no API, read-only admin inline).
+    workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="executions")
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     input = models.JSONField(default=dict, blank=True)
     output = models.JSONField(null=True, blank=True)

@@ -1,0 +1,397 @@
+"""The runner, in-process (the real-worker path is in test_worker_e2e.py and test_crash_recovery.py)."""
+
+import threading
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.factories import WorkflowFactory
+from tests.workflows.conftest import wait_for
+from workflows import runner
+from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, WorkflowVersion
+from workflows.steps import REGISTRY
+from workflows.steps.base import StepError, StepType
+
+pytestmark = pytest.mark.django_db
+
+
+class ScriptedStep(StepType):
+    """A step type for tests: each call pops the next scripted result (an exception is raised)."""
+
+    name = "scripted"
+    default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}  # noqa: RUF012
+
+    def __init__(self, script=None, *, hold: threading.Event | None = None, ignore_timeout: float = 0):
+        self.script = list(script or [])
+        self.calls: list[dict] = []
+        self.hold = hold
+        self.ignore_timeout = ignore_timeout
+        self.entered = threading.Event()
+
+    def run(self, *, config, timeout):
+        self.calls.append({"config": config, "timeout": timeout, "at": time.monotonic()})
+        self.entered.set()
+        if self.hold is not None:
+            self.hold.wait(timeout=self.ignore_timeout or timeout)
+        result = self.script.pop(0) if self.script else {"ok": True}
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    def register(script=None, **kwargs) -> ScriptedStep:
+        step = ScriptedStep(script, **kwargs)
+        monkeypatch.setitem(REGISTRY, "scripted", step)
+        return step
+
+    return register
+
+
+def make_execution(definition, input=None, **fields) -> Execution:  # noqa: A002
+    workflow = WorkflowFactory(definition=definition)
+    version = WorkflowVersion.objects.get(workflow=workflow, version=1)
+    return Execution.objects.create(workflow=workflow, workflow_version=version, input=input or {}, **fields)
+
+
+def steps(*specs, output=None) -> dict:
+    definition = {"steps": [dict(spec) for spec in specs]}
+    if output is not None:
+        definition["output"] = output
+    return definition
+
+
+def run(execution: Execution) -> Execution:
+    runner.execution_run(execution_id=execution.pk)
+    execution.refresh_from_db()
+    return execution
+
+
+def step_runs(execution) -> dict[str, StepRun]:
+    return {run.step_id: run for run in StepRun.objects.filter(execution=execution)}
+
+
+def test_transform_chain_completes_with_rendered_output_and_step_records():
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "transform", "config": {"value": {"n": "{{ input.n }}"}}},
+            {"id": "b", "type": "transform", "depends_on": ["a"], "config": {"value": "{{ steps.a.output.n * 2 }}"}},
+            output={"doubled": "{{ steps.b.output }}", "project": "{{ project.slug }}"},
+        ),
+        input={"n": 21},
+    )
+    execution = run(execution)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert execution.output == {"doubled": 42, "project": execution.workflow.project.slug}
+    assert execution.started_at <= execution.finished_at
+    records = step_runs(execution)
+    assert {k: (r.status, r.attempts, r.output) for k, r in records.items()} == {
+        "a": (StepStatus.COMPLETED, 1, {"n": 21}),
+        "b": (StepStatus.COMPLETED, 1, 42),
+    }
+
+
+def test_output_defaults_to_every_step_output():
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}})))
+    assert execution.output == {"a": 1}
+
+
+def test_execution_context_is_available_to_templates():
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": "{{ execution.id }}"}})))
+    assert execution.output == {"a": str(execution.id)}
+
+
+def test_independent_steps_of_a_level_run_concurrently(scripted):
+    hold = threading.Event()
+    step = scripted(hold=hold)
+    execution = make_execution(
+        steps({"id": "a", "type": "scripted", "config": {}}, {"id": "b", "type": "scripted", "config": {}})
+    )
+
+    def release_when_both_started():
+        wait_for(lambda: len(step.calls) == 2, timeout=10, message="both steps to start")
+        hold.set()
+
+    releaser = threading.Thread(target=release_when_both_started)
+    releaser.start()
+    execution = run(execution)
+    releaser.join()
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert len(step.calls) == 2
+
+
+def test_failed_step_fails_execution_and_skips_later_steps(scripted):
+    scripted([StepError("boom")])
+    execution = run(
+        make_execution(
+            steps(
+                {"id": "a", "type": "scripted", "config": {}},
+                {"id": "b", "type": "transform", "depends_on": ["a"], "config": {"value": 1}},
+            )
+        )
+    )
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error == "step 'a' failed: boom"
+    records = step_runs(execution)
+    assert (records["a"].status, records["a"].error, records["a"].attempts) == (StepStatus.FAILED, "boom", 1)
+    assert (records["b"].status, records["b"].error) == (StepStatus.SKIPPED, "not run: step 'a' failed")
+    assert execution.output is None
+
+
+def test_retryable_error_is_retried_with_exponential_backoff(scripted):
+    step = scripted([StepError("busy", retryable=True), StepError("busy", retryable=True), {"fine": 1}])
+    execution = make_execution(
+        steps({"id": "a", "type": "scripted", "config": {}, "retry": {"max_attempts": 3, "backoff_seconds": 0.1}})
+    )
+    execution = run(execution)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert step_runs(execution)["a"].attempts == 3
+    times = [call["at"] for call in step.calls]
+    first_gap, second_gap = times[1] - times[0], times[2] - times[1]
+    assert 0.1 <= first_gap < 0.2
+    assert 0.2 <= second_gap < 0.4
+
+
+def test_provider_retry_after_hint_lengthens_the_backoff(scripted):
+    step = scripted([StepError("429", retryable=True, retry_after_seconds=0.3), {"fine": 1}])
+    execution = make_execution(
+        steps({"id": "a", "type": "scripted", "config": {}, "retry": {"max_attempts": 2, "backoff_seconds": 0.01}})
+    )
+    assert run(execution).status == ExecutionStatus.COMPLETED
+    assert step.calls[1]["at"] - step.calls[0]["at"] >= 0.3
+
+
+def test_retries_stop_at_max_attempts_with_a_clear_error(scripted):
+    scripted([StepError("HTTP 500", retryable=True)] * 5)
+    execution = run(
+        make_execution(
+            steps({"id": "a", "type": "scripted", "config": {}, "retry": {"max_attempts": 2, "backoff_seconds": 0}})
+        )
+    )
+    assert execution.status == ExecutionStatus.FAILED
+    record = step_runs(execution)["a"]
+    assert (record.attempts, record.error) == (2, "HTTP 500 (after 2 attempts)")
+
+
+def test_non_retryable_error_is_not_retried(scripted):
+    step = scripted([StepError("bad request", retryable=False)])
+    execution = run(
+        make_execution(
+            steps({"id": "a", "type": "scripted", "config": {}, "retry": {"max_attempts": 5, "backoff_seconds": 0}})
+        )
+    )
+    assert execution.status == ExecutionStatus.FAILED
+    assert len(step.calls) == 1
+
+
+def test_step_type_default_retry_applies_without_step_retry(scripted):
+    step = scripted([StepError("flaky", retryable=True), {"ok": 1}])
+    step.default_retry = {"max_attempts": 2, "backoff_seconds": 0}
+    execution = run(make_execution(steps({"id": "a", "type": "scripted", "config": {}})))
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert step_runs(execution)["a"].attempts == 2
+
+
+def test_step_timeout_is_passed_to_the_step(scripted):
+    step = scripted()
+    run(make_execution(steps({"id": "a", "type": "scripted", "config": {}, "timeout_seconds": 7})))
+    assert step.calls[0]["timeout"] == pytest.approx(7)
+
+
+def test_default_step_timeout_is_the_setting(scripted, settings):
+    settings.WORKFLOW_STEP_DEFAULT_TIMEOUT = 12
+    step = scripted()
+    run(make_execution(steps({"id": "a", "type": "scripted", "config": {}})))
+    assert step.calls[0]["timeout"] == pytest.approx(12)
+
+
+def test_step_config_is_rendered_before_the_step_runs(scripted):
+    step = scripted()
+    run(make_execution(steps({"id": "a", "type": "scripted", "config": {"q": "{{ input.q }}"}}), input={"q": [1]}))
+    assert step.calls[0]["config"] == {"q": [1]}
+
+
+def test_template_error_at_run_time_fails_the_step_with_its_path():
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": "{{ input.missing }}"}})))
+    assert execution.status == ExecutionStatus.FAILED
+    assert "steps.a.config.value" in step_runs(execution)["a"].error
+
+
+def test_step_output_over_the_cap_fails_the_step(scripted, settings):
+    settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES = 100
+    scripted([{"blob": "x" * 200}])
+    execution = run(make_execution(steps({"id": "a", "type": "scripted", "config": {}})))
+    assert execution.status == ExecutionStatus.FAILED
+    record = step_runs(execution)["a"]
+    assert "over the limit of 100 bytes" in record.error
+    assert record.output is None
+
+
+def test_llm_key_and_credential_headers_are_never_stored(scripted, settings):
+    settings.LLM_API_KEY = "sk-test-secret-123456"
+    scripted(
+        [
+            {"text": "the key is sk-test-secret-123456", "headers": {"Authorization": "Bearer x", "X-Ok": "1"}},
+            StepError("provider said sk-test-secret-123456"),
+        ]
+    )
+    execution = run(
+        make_execution(
+            steps(
+                {"id": "a", "type": "scripted", "config": {}},
+                {"id": "b", "type": "scripted", "depends_on": ["a"], "config": {}},
+                output={"a": "{{ steps.a.output }}"},
+            )
+        )
+    )
+    records = step_runs(execution)
+    assert records["a"].output == {
+        "text": "the key is [redacted]",
+        "headers": {"Authorization": "[redacted]", "X-Ok": "1"},
+    }
+    assert records["b"].error == "provider said [redacted]"
+    assert "sk-test-secret" not in execution.error
+    stored = str(list(StepRun.objects.values_list("output", "error"))) + str(execution.output) + execution.error
+    assert "sk-test-secret-123456" not in stored
+
+
+def test_resume_skips_completed_steps_and_reuses_their_output(scripted):
+    step = scripted([{"second": True}])
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "scripted", "config": {}},
+            {"id": "b", "type": "scripted", "depends_on": ["a"], "config": {"from_a": "{{ steps.a.output.first }}"}},
+        ),
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        runner_id="dead-worker",
+    )
+    StepRun.objects.create(
+        execution=execution, step_id="a", type="scripted", status=StepStatus.COMPLETED, attempts=1, output={"first": 7}
+    )
+    StepRun.objects.create(execution=execution, step_id="b", type="scripted", status=StepStatus.RUNNING, attempts=1)
+    execution = run(execution)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert [(call["config"], call["timeout"]) for call in step.calls] == [({"from_a": 7}, pytest.approx(30))]
+    records = step_runs(execution)
+    assert (records["a"].attempts, records["b"].attempts) == (1, 2)
+
+
+def test_a_live_runner_makes_a_duplicate_delivery_back_off():
+    execution = make_execution(
+        steps({"id": "a", "type": "transform", "config": {"value": 1}}),
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        runner_id="live-worker",
+    )
+    with pytest.raises(runner.ExecutionBusy):
+        runner.execution_run(execution_id=execution.pk)
+    execution.refresh_from_db()
+    assert (execution.status, execution.runner_id) == (ExecutionStatus.RUNNING, "live-worker")
+    assert not StepRun.objects.filter(execution=execution).exists()
+
+
+@pytest.mark.parametrize("status", [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED])
+def test_a_finished_execution_is_left_alone(status, scripted):
+    step = scripted()
+    execution = make_execution(steps({"id": "a", "type": "scripted", "config": {}}), status=status)
+    assert run(execution).status == status
+    assert step.calls == []
+
+
+def test_cancel_requested_before_the_run_cancels_without_running_steps(scripted):
+    step = scripted()
+    execution = make_execution(
+        steps({"id": "a", "type": "scripted", "config": {}}),
+        status=ExecutionStatus.RUNNING,
+        cancel_requested=True,
+        started_at=timezone.now(),
+    )
+    assert run(execution).status == ExecutionStatus.CANCELLED
+    assert step.calls == []
+
+
+def test_execution_time_limit_fails_the_execution(scripted, settings):
+    settings.WORKFLOW_EXECUTION_TIME_LIMIT = 1
+    settings.WORKFLOW_HEARTBEAT_INTERVAL = 0.2
+    scripted(hold=threading.Event(), ignore_timeout=3)  # a step that overruns the time it was given
+    execution = make_execution(
+        steps(
+            {"id": "slow", "type": "scripted", "config": {}},
+            {"id": "after", "type": "transform", "depends_on": ["slow"], "config": {"value": 1}},
+        )
+    )
+    started = time.monotonic()
+    execution = run(execution)
+    assert time.monotonic() - started < 5
+    assert execution.status == ExecutionStatus.FAILED
+    assert "time limit" in execution.error
+    records = step_runs(execution)
+    assert records["slow"].status == StepStatus.FAILED
+    assert records["after"].status == StepStatus.SKIPPED
+
+
+def test_lost_lease_stops_the_runner_without_writing_a_final_status(scripted):
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+
+    def steal(*args, **kwargs):
+        Execution.objects.filter(pk=execution.pk).update(runner_id="someone-else")
+        return original(*args, **kwargs)
+
+    original = runner._Run._record_start
+    with mock.patch.object(runner._Run, "_record_start", steal):
+        runner.execution_run(execution_id=execution.pk)
+    execution.refresh_from_db()
+    assert (execution.status, execution.runner_id) == (ExecutionStatus.RUNNING, "someone-else")
+
+
+def test_metrics_are_recorded_for_steps_and_the_execution():
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+    with (
+        mock.patch("workflows.runner.record_step_finished") as step_metric,
+        mock.patch("workflows.runner.record_execution_finished") as execution_metric,
+    ):
+        run(execution)
+    step_metric.assert_called_once()
+    assert step_metric.call_args.kwargs["step_type"] == "transform"
+    assert step_metric.call_args.kwargs["status"] == "completed"
+    execution_metric.assert_called_once()
+    assert execution_metric.call_args.kwargs["status"] == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_while_a_step_runs_stops_at_the_next_boundary(scripted, settings):
+    settings.WORKFLOW_HEARTBEAT_INTERVAL = 0.1
+    hold = threading.Event()
+    step = scripted(hold=hold)
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "scripted", "config": {}},
+            {"id": "b", "type": "transform", "depends_on": ["a"], "config": {"value": 1}},
+        )
+    )
+
+    def work():
+        try:
+            runner.execution_run(execution_id=execution.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert step.entered.wait(timeout=10)
+    Execution.objects.filter(pk=execution.pk).update(cancel_requested=True)
+    time.sleep(0.3)  # the runner notices at its next heartbeat and stops retries; the running step goes on
+    hold.set()
+    thread.join(timeout=10)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+    records = step_runs(execution)
+    assert (records["a"].status, records["b"].status) == (StepStatus.COMPLETED, StepStatus.SKIPPED)
