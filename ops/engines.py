@@ -22,12 +22,13 @@ from psycopg import sql
 _PG_SESSION = (
     "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1"
 )
-# Order-independent table checksum that streams: the sum of the first 64 bits of md5(row::text) over all rows.
-# (md5(string_agg(...)) would hold the whole table in one value, which PostgreSQL caps at 1 GB.)
-_PG_TABLE_STATS = (
-    "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text "
-    "FROM {} AS t"
-)
+# Order-independent table checksum that streams: the sum over all rows of a 64-bit hash of row::text.
+# hashtextextended is PostgreSQL's own hash (the one hash partitioning uses, so it is stable across versions and
+# pg_upgrade) and costs about half of md5. (md5(string_agg(...)) would hold a whole table in one value, capped
+# at 1 GB.)
+CHECKSUM_METHOD = "pg:sum(hashtextextended(row::text,0))"
+_PG_TABLE_STATS = "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t"
+_PG_TABLE_COUNT = "SELECT count(*), NULL FROM {} AS t"
 
 
 class BackupError(Exception):
@@ -97,7 +98,7 @@ class PostgresEngine:
 
     # --- facts for the manifest -------------------------------------------------------------------------------
     @staticmethod
-    def _facts(conn: psycopg.Connection) -> dict:
+    def _facts(conn: psycopg.Connection, *, checksums: bool = True) -> dict:
         with conn.cursor() as cur:
             for statement in _PG_SESSION.split("; "):
                 cur.execute(statement)
@@ -109,7 +110,8 @@ class PostgresEngine:
             )
             tables = {}
             for schema, table in cur.fetchall():
-                cur.execute(sql.SQL(_PG_TABLE_STATS).format(sql.Identifier(schema, table)))
+                query = _PG_TABLE_STATS if checksums else _PG_TABLE_COUNT
+                cur.execute(sql.SQL(query).format(sql.Identifier(schema, table)))
                 rows, checksum = cur.fetchone()
                 name = table if schema == "public" else f"{schema}.{table}"
                 tables[name] = {"rows": rows, "checksum": checksum}
@@ -117,11 +119,18 @@ class PostgresEngine:
             if "django_migrations" in tables:
                 cur.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
                 migrations = [f"{app}.{name}" for app, name in cur.fetchall()]
-        return {"engine": "postgresql", "server_version": version, "tables": tables, "migrations": migrations}
+        return {
+            "engine": "postgresql",
+            "server_version": version,
+            "checksum_method": CHECKSUM_METHOD if checksums else None,
+            "tables": tables,
+            "migrations": migrations,
+        }
 
-    def facts(self, dbname: str | None = None) -> dict:
+    def facts(self, dbname: str | None = None, *, checksums: bool = True) -> dict:
+        """Row counts (and, unless checksums=False, checksums) of every table, migrations, server version."""
         with self.connect(dbname, autocommit=True) as conn:
-            return self._facts(conn)
+            return self._facts(conn, checksums=checksums)
 
     # --- backup -----------------------------------------------------------------------------------------------
     def dump(self, sink: Callable[[BinaryIO], None]) -> dict:
@@ -214,6 +223,9 @@ class PostgresEngine:
         return f"{self.database[:40]}_verify_{uuid.uuid4().hex[:12]}"
 
 
+SQLITE_CHECKSUM_METHOD = "sqlite:sum(md5(repr(row))[:16])"
+
+
 class SqliteEngine:
     """SQLite: the online backup API copies a consistent snapshot into a temporary file, which is uploaded."""
 
@@ -223,7 +235,7 @@ class SqliteEngine:
         self.db = db
         self.database = str(db["NAME"])
 
-    def _facts_of(self, path: str) -> dict:
+    def _facts_of(self, path: str, *, checksums: bool = True) -> dict:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             tables = {}
@@ -238,8 +250,9 @@ class SqliteEngine:
                 count, total = 0, 0
                 for row in conn.execute(f"SELECT * FROM {quoted}"):  # noqa: S608 - name comes from sqlite_master
                     count += 1
-                    total += int(hashlib.md5(repr(row).encode(), usedforsecurity=False).hexdigest()[:16], 16)
-                tables[name] = {"rows": count, "checksum": str(total)}
+                    if checksums:
+                        total += int(hashlib.md5(repr(row).encode(), usedforsecurity=False).hexdigest()[:16], 16)
+                tables[name] = {"rows": count, "checksum": str(total) if checksums else None}
             migrations = []
             if "django_migrations" in tables:
                 migrations = [
@@ -249,10 +262,16 @@ class SqliteEngine:
             version = conn.execute("SELECT sqlite_version()").fetchone()[0]
         finally:
             conn.close()
-        return {"engine": "sqlite", "server_version": version, "tables": tables, "migrations": migrations}
+        return {
+            "engine": "sqlite",
+            "server_version": version,
+            "checksum_method": SQLITE_CHECKSUM_METHOD if checksums else None,
+            "tables": tables,
+            "migrations": migrations,
+        }
 
-    def facts(self, dbname: str | None = None) -> dict:
-        return self._facts_of(dbname or self.database)
+    def facts(self, dbname: str | None = None, *, checksums: bool = True) -> dict:
+        return self._facts_of(dbname or self.database, checksums=checksums)
 
     def dump(self, sink: Callable[[BinaryIO], None]) -> dict:
         if not os.path.exists(self.database):

@@ -27,7 +27,7 @@ def local_storage_settings(location) -> dict:
 
 def s3_storage_settings(*, endpoint: str, bucket: str) -> dict:
     return {
-        "BACKEND": "ops.storage.BackupS3Storage",
+        "BACKEND": "ops.s3.BackupS3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": endpoint,
