@@ -29,7 +29,13 @@ run: $(VENV)/.base-installed
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/   (ReDoc: /api/v1/redoc/, schema: /api/v1/schema/)"
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "  Create an admin user:  $(PY) manage.py createsuperuser"
+	@echo "  Worker:    Celery (filesystem broker in var/celery/, 2 processes), log in var/log/worker.log"
 	@echo ""
+	@# The worker runs executions in its own processes; it stops when runserver exits (Ctrl-C included).
+	@mkdir -p var/log var/celery
+	@DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/celery -A config worker --pool=prefork --concurrency=2 \
+		--loglevel=INFO >>var/log/worker.log 2>&1 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py runserver $(HOST):$(PORT)
 
 system-deps:
