@@ -187,7 +187,8 @@ class _Run:
         self.execution = execution
         self.runner_id = runner_id
         self.definition = execution.workflow_version.definition
-        self.deadline = execution.started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
+        started_at = execution.started_at or timezone.now()  # set by _claim
+        self.deadline = started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
         self.stop = threading.Event()
         self.records: dict[str, StepRun] = {run.step_id: run for run in StepRun.objects.filter(execution=execution)}
         project = execution.workflow.project
@@ -198,7 +199,7 @@ class _Run:
                 for step_id, run in self.records.items()
                 if run.status == StepStatus.COMPLETED
             },
-            "execution": {"id": str(execution.pk), "started_at": execution.started_at.isoformat()},
+            "execution": {"id": str(execution.pk), "started_at": started_at.isoformat()},
             "project": {"id": str(project.pk), "slug": project.slug},
         }
         self.last_beat = time.monotonic()
@@ -252,14 +253,14 @@ class _Run:
         run.attempts = base + max(outcome.attempts, 1)
         run.output = scrub(outcome.output) if outcome.status == StepStatus.COMPLETED else None
         run.error = scrub(outcome.error)
-        run.finished_at = timezone.now()
+        run.finished_at = finished_at = timezone.now()
         run.save(update_fields=["status", "attempts", "output", "error", "finished_at", "updated_at"])
         if outcome.status == StepStatus.COMPLETED:
             self.context["steps"][step["id"]] = {"output": run.output}
         record_step_finished(
             step_type=step["type"],
             status=outcome.status,
-            duration_seconds=(run.finished_at - run.started_at).total_seconds(),
+            duration_seconds=(finished_at - (run.started_at or finished_at)).total_seconds(),
         )
 
     def _record_skipped(self, steps: list[dict], reason: str) -> None:

@@ -81,7 +81,7 @@ def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fiel
         WorkflowVersion.objects.create(workflow=locked, version=locked.version, definition=definition, created_by=actor)
     locked.full_clean()
     locked.save()
-    locked.role = getattr(workflow, "role", None)
+    locked.role = getattr(workflow, "role", None)  # type: ignore[attr-defined]  # as workflows.selectors annotate it
     return locked
 
 
