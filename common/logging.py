@@ -22,6 +22,7 @@ REDACTED = "[REDACTED]"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("aiassistant_log_context", default=_EMPTY)
+_request: contextvars.ContextVar[Any] = contextvars.ContextVar("aiassistant_log_request", default=None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -55,8 +56,26 @@ def get_context() -> dict[str, Any]:
 
 
 def clear() -> None:
-    """Forget every bound field (start of a Celery task, for instance)."""
+    """Forget every bound field and the current request (start of a request or a Celery task)."""
     _context.set(_EMPTY)
+    _request.set(None)
+
+
+def bind_request(request) -> None:
+    """Start a request's context: lines written while it runs get its user id once authentication ran."""
+    _request.set(request)
+
+
+def user_id_of(request) -> str | None:
+    """The user's id if authentication already ran (session or DRF/JWT); never triggers a lookup itself."""
+    from django.utils.functional import SimpleLazyObject, empty
+
+    user = request.__dict__.get("user") if request is not None else None
+    if user is None:
+        return None
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # session user not loaded: don't load it
+        return None
+    return str(user.pk) if getattr(user, "is_authenticated", False) else None
 
 
 def _current_span_ids() -> tuple[str | None, str | None]:
@@ -91,9 +110,10 @@ class ContextFilter(logging.Filter):
         trace_id, span_id = _current_span_ids()
         record.trace_id = trace_id or getattr(record, "trace_id", None) or context.get("trace_id")
         record.span_id = span_id or getattr(record, "span_id", None)
-        for key in ("request_id", "user_id"):
-            if not hasattr(record, key):
-                setattr(record, key, None)
+        if getattr(record, "user_id", None) is None:
+            record.user_id = user_id_of(_request.get())
+        if not hasattr(record, "request_id"):
+            record.request_id = None
         return True
 
 

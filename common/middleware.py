@@ -3,7 +3,7 @@ import re
 import time
 import uuid
 
-from django.utils.functional import SimpleLazyObject, empty
+from django.core.signals import request_finished
 
 from common import logging as log_context
 from common import metrics
@@ -40,14 +40,12 @@ _QUIET_PREFIXES = ("/health/", "/metrics")
 request_logger = logging.getLogger("aiassistant.request")
 
 
-def _authenticated_user_id(request) -> str | None:
-    """The user's id if authentication already ran (session or DRF/JWT); never triggers a lookup itself."""
-    user = request.__dict__.get("user")
-    if user is None:
-        return None
-    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # session user not loaded: don't load it
-        return None
-    return str(user.pk) if getattr(user, "is_authenticated", False) else None
+def _forget_request_context(sender=None, **kwargs):
+    """After the response is closed (Django's own request lines are written by then), drop the request context."""
+    log_context.clear()
+
+
+request_finished.connect(_forget_request_context, dispatch_uid="common.middleware.forget_request_context")
 
 
 class RequestContextMiddleware:
@@ -65,17 +63,19 @@ class RequestContextMiddleware:
         traceparent = _TRACEPARENT.match(request.headers.get("traceparent", ""))
         if traceparent:  # without tracing, the caller's trace id still ties our lines to its trace
             context["trace_id"] = traceparent.group("trace_id")
-        token = log_context.bind(**context)
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request_id
-            user_id = _authenticated_user_id(request)
-            if user_id is not None:
-                metrics.user_seen(user_id)
-            self._log(request, response.status_code, started, user_id)
-            return response
-        finally:
-            log_context.reset(token)
+        # A fresh context per request, left in place after it: Django's own "django.request" line is written
+        # after the middleware chain returns and must still carry the request id.
+        log_context.clear()
+        log_context.bind(**context)
+        log_context.bind_request(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        user_id = log_context.user_id_of(request)
+        if user_id is not None:
+            log_context.bind(user_id=user_id)
+            metrics.user_seen(user_id)
+        self._log(request, response.status_code, started, user_id)
+        return response
 
     @staticmethod
     def _log(request, status: int, started: float, user_id: str | None) -> None:

@@ -7,6 +7,10 @@ worker's files, so one scrape of /metrics sums every worker.
 
 import os
 import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for common.logging below
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -22,6 +26,29 @@ max_requests_jitter = 50
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _log_format() -> str:
+    """As the Django settings decide it: LOG_FORMAT, else json under production settings."""
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    return os.environ.get("LOG_FORMAT") or ("json" if settings_module.endswith(".production") else "console")
+
+
+if _log_format() == "json":
+    # gunicorn's own lines (boot, worker timeouts and exits) as JSON lines too, for Loki.
+    from common.logging import build_logging
+
+    logconfig_dict = build_logging(
+        fmt="json",
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        service="aiassistant-api",
+        environment=os.environ.get("ENVIRONMENT", "production"),
+        version=os.environ.get("APP_VERSION", "0.1.0"),
+    )
+    # The app writes one line per request (aiassistant.request); gunicorn's access line only when asked for.
+    access_level = "INFO" if os.environ.get("GUNICORN_ACCESSLOG") else "WARNING"
+    logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "propagate": True}
+    logconfig_dict["loggers"]["gunicorn.access"] = {"level": access_level, "propagate": True}
 
 
 def on_starting(server):

@@ -121,6 +121,17 @@ def test_the_route_is_the_url_pattern_not_the_raw_path(user):
 
 
 @pytest.mark.django_db
+def test_django_own_request_lines_carry_the_request_and_user_ids(user):
+    with JsonCapture("django.request") as capture:
+        response = client_for(user).get("/api/v1/projects/6f1d0c9e-0000-4000-8000-000000000001/")
+
+    assert response.status_code == 404
+    (record,) = capture.records
+    assert record["request_id"] == response["X-Request-ID"]
+    assert record["user_id"] == str(user.pk)
+
+
+@pytest.mark.django_db
 def test_a_valid_incoming_request_id_is_kept_and_echoed(client):
     with JsonCapture("aiassistant.request") as capture:
         response = client.get("/api/v1/projects/", HTTP_X_REQUEST_ID="abc-123.DEF_4")
@@ -254,8 +265,10 @@ def test_gunicorn_with_production_settings_writes_json_lines_on_stdout():
 
     assert status == 401
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    (request_line,) = [line for line in lines if line.get("request_id") == "gunicorn-req-1"]
+    (request_line,) = [line for line in lines if line["logger"] == "aiassistant.request"]
+    assert {line["logger"] for line in lines} >= {"gunicorn.error", "aiassistant.request", "django.request"}
     assert set(request_line) >= REQUIRED_FIELDS
+    assert request_line["request_id"] == "gunicorn-req-1"
     assert request_line["environment"] == "production"
     assert request_line["route"] == "api/v1/projects/"
     assert request_line["status"] == 401
