@@ -46,7 +46,9 @@ services:
 
 # Services and selectors are type-checked (STYLE.md habit 11).
 MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py projects/permissions.py \
-	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py
+	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py \
+	common/metrics.py common/metrics_view.py common/logging.py common/middleware.py common/health.py common/tracing.py \
+	common/celery_observability.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

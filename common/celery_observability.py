@@ -7,6 +7,7 @@
   of every pool child are summed in one scrape.
 """
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 # Context fields that follow a task from the publisher into the worker.
 PROPAGATED_FIELDS = ("request_id", "execution_id", "user_id")
 _HEADER_PREFIX = "aiassistant_"
-_tokens: dict[str, object] = {}
+_tokens: dict[str, contextvars.Token] = {}
 
 
 @signals.before_task_publish.connect(weak=False)

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import datetime
 import time
+from typing import Any
 
 import psutil
 from django.conf import settings
@@ -208,7 +209,7 @@ def live(request):
 class ReadyView(HealthCheckView):
     """Readiness: 200 when every dependency answers, else 503 naming the failing checks."""
 
-    checks = READY_CHECKS
+    checks: tuple[type[HealthCheck], ...] = READY_CHECKS
 
     async def get(self, request, *args, **kwargs):
         with self.get_executor() as executor:
@@ -217,7 +218,7 @@ class ReadyView(HealthCheckView):
 
     def render(self, results):
         failing = [repr(r.check) for r in results if r.error is not None and _status(r) == "unhealthy"]
-        body = {
+        body: dict[str, Any] = {
             "status": "unavailable" if failing else "ok",
             "checks": {repr(r.check): _message(r) for r in results},
         }
@@ -229,7 +230,7 @@ class ReadyView(HealthCheckView):
 class DetailedView(ReadyView):
     """Every check with status, latency and message; for staff or the metrics token."""
 
-    checks = DETAILED_CHECKS
+    checks: tuple[type[HealthCheck], ...] = DETAILED_CHECKS
 
     async def get(self, request, *args, **kwargs):
         user = await request.auser()
