@@ -209,14 +209,19 @@ class _Run:
     def remaining(self) -> float:
         return (self.deadline - timezone.now()).total_seconds()
 
+    def _held(self):
+        return Execution.objects.filter(pk=self.execution.pk, runner_id=self.runner_id, status=ExecutionStatus.RUNNING)
+
     def _beat(self) -> bool:
         """Refresh the heartbeat; return whether a cancellation was requested. Raises _LeaseLost."""
-        now = timezone.now()
-        held = Execution.objects.filter(pk=self.execution.pk, runner_id=self.runner_id, status=ExecutionStatus.RUNNING)
-        if not held.update(heartbeat_at=now):
-            raise _LeaseLost
+        # One UPDATE on the usual path; a second query only tells a cancellation from a lost lease.
+        if not self._held().filter(cancel_requested=False).update(heartbeat_at=timezone.now()):
+            if not self._held().update(heartbeat_at=timezone.now()):
+                raise _LeaseLost
+            self.last_beat = time.monotonic()
+            return True
         self.last_beat = time.monotonic()
-        return bool(held.values_list("cancel_requested", flat=True).first())
+        return False
 
     def _boundary(self) -> str | None:
         """At a step boundary: 'cancelled', 'timeout' or None to go on."""
@@ -231,19 +236,23 @@ class _Run:
     def _record_start(self, step: dict) -> int:
         previous = self.records.get(step["id"])
         base = previous.attempts if previous else 0
-        run, _ = StepRun.objects.update_or_create(
-            execution=self.execution,
-            step_id=step["id"],
-            defaults={
-                "type": step["type"],
-                "status": StepStatus.RUNNING,
-                "attempts": base + 1,
-                "output": None,
-                "error": "",
-                "started_at": timezone.now(),
-                "finished_at": None,
-            },
-        )
+        fields = {
+            "type": step["type"],
+            "status": StepStatus.RUNNING,
+            "attempts": base + 1,
+            "output": None,
+            "error": "",
+            "started_at": timezone.now(),
+            "finished_at": None,
+        }
+        if previous is None:
+            # Unique (execution, step_id): should a stale runner race us here, one of the two fails loudly.
+            run = StepRun.objects.create(execution=self.execution, step_id=step["id"], **fields)
+        else:
+            run = previous
+            for name, value in fields.items():
+                setattr(run, name, value)
+            run.save(update_fields=[*fields, "updated_at"])
         self.records[step["id"]] = run
         return base
 
@@ -294,7 +303,7 @@ class _Run:
             todo = [step for step in level if self._needs_run(step)]
             if not todo:
                 continue
-            verdict = self._boundary()
+            verdict = self._boundary() if index else None  # the claim has just checked before the first level
             if verdict:
                 return self._stop(verdict, todo + later)
             failed, verdict = self._run_level(pool, todo)
@@ -343,7 +352,7 @@ class _Run:
                 self._record_end(step, base, outcome)
                 if outcome.status == StepStatus.FAILED:
                     failed.append(step["id"])
-            if time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL or not running:
+            if running and time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL:
                 verdict = self._boundary() or verdict  # keeps beating while cancelled steps wind down
             if verdict == "cancelled":
                 self.stop.set()  # no more retries; running attempts finish within their timeout
@@ -391,16 +400,15 @@ class _Run:
         return self._end(ExecutionStatus.COMPLETED, output=output)
 
     def _end(self, status: str, *, error: str = "", output=None) -> None:
-        with transaction.atomic():
-            execution = (
-                Execution.objects.select_for_update()
-                .filter(pk=self.execution.pk, runner_id=self.runner_id, status=ExecutionStatus.RUNNING)
-                .first()
-            )
-            if execution is None:
-                raise _LeaseLost
-            _finish(execution, status, error=error, output=output)
-        logger.info("execution %s %s", execution.pk, status)
+        """The final status, written only while this runner still holds the execution."""
+        now = timezone.now()
+        error, output = scrub(error), scrub(output)
+        fields = {"status": status, "error": error, "output": output, "finished_at": now, "updated_at": now}
+        if not self._held().update(**fields):
+            raise _LeaseLost
+        started = self.execution.started_at or now
+        record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
+        logger.info("execution %s %s", self.execution.pk, status)
 
 
 def execution_fail(*, execution_id, error: str) -> None:
