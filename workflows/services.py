@@ -159,8 +159,9 @@ def execution_start(
         triggered_by=actor,
     )
     # The unique (workflow, idempotency_key) constraint is left to the database: a concurrent request with
-    # the same key loses the race with an IntegrityError and answers with the winner's execution.
-    execution.full_clean(validate_constraints=False)
+    # the same key loses the race with an IntegrityError and answers with the winner's execution. The foreign
+    # keys are objects in hand: no query to check that they exist.
+    execution.full_clean(exclude=["workflow", "workflow_version", "triggered_by"], validate_constraints=False)
     try:
         with transaction.atomic():
             execution.save()
