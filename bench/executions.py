@@ -1,0 +1,183 @@
+"""Workflow executions per second, end to end, next to the ceiling of a no-op Celery task on the same broker.
+
+End to end: clients POST /api/v1/workflows/{id}/executions/ to gunicorn (production settings, PostgreSQL);
+one Celery worker runs the 3-step transform workflow; the clock stops when every execution is completed in the
+database. Ceiling: the same worker drains no-op tasks published to the same Redis broker and queue (the task
+does one Redis INCR so that completions can be counted without a result backend).
+
+Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--concurrency 2] [--clients 8]
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from celery import shared_task
+
+from harness import ROOT, base_env, drop_database, gunicorn, login, manage, recreate_database, write_result
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))  # the bench process loads Django (config.settings.production) to count rows
+
+PASSWORD = "bench-password-Zx81!"
+COUNTER_KEY = "bench:noop:done"
+
+SEED = """
+from accounts.models import User
+from projects.services import project_create
+from workflows.services import workflow_create
+user = User.objects.create_user(email="bench@example.com", password="{password}")
+project = project_create(name="Bench", actor=user)
+definition = {{"steps": [
+    {{"id": "greet", "type": "transform", "config": {{"value": {{"message": "Hello {{{{ input.name }}}}"}}}}}},
+    {{"id": "shout", "type": "transform", "depends_on": ["greet"],
+      "config": {{"value": "{{{{ steps.greet.output.message | upper }}}}"}}}},
+    {{"id": "count", "type": "transform", "depends_on": ["shout"],
+      "config": {{"value": "{{{{ steps.shout.output | length }}}}"}}}}],
+  "output": {{"greeting": "{{{{ steps.shout.output }}}}", "length": "{{{{ steps.count.output }}}}"}}}}
+workflow = workflow_create(project=project, role="owner", name="bench", definition=definition, actor=user)
+print(workflow.id)
+"""
+
+
+_counter = None
+
+
+@shared_task(name="bench.noop", ignore_result=True)
+def noop() -> None:
+    """Does nothing but count itself (one Redis INCR), so the benchmark knows when the queue is drained."""
+    global _counter
+    if _counter is None:
+        import redis
+        from django.conf import settings
+
+        _counter = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    _counter.incr(COUNTER_KEY)
+
+
+class Worker:
+    def __init__(self, env: dict, queue: str, concurrency: int):
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        celery = str(Path(sys.executable).with_name("celery"))
+        args = [celery, "-A", "config", "worker", "--pool=prefork", "-c", str(concurrency), "-Q", queue]
+        args += ["-I", "executions", "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{queue}@%h"]
+        # INFO for the worker's "ready." line; the runner logs one line per execution at INFO too.
+        worker_env = dict(env, PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}", LOG_LEVEL="INFO")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 60
+        while " ready." not in Path(self.log.name).read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = Path(self.log.name).read_text()[-3000:]
+                self.stop()
+                raise SystemExit(f"worker did not start:\n{log}")
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        os.unlink(self.log.name)
+
+
+def _post(url: str, token: str, body: dict) -> int:
+    request = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        return response.status
+
+
+def run_executions(base: str, token: str, workflow_id: str, count: int, clients: int) -> dict:
+    from workflows.models import Execution
+
+    before = Execution.objects.filter(status="completed").count()
+    url = f"{base}/api/v1/workflows/{workflow_id}/executions/"
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = list(pool.map(lambda n: _post(url, token, {"input": {"name": f"user {n}"}}), range(count)))
+    accepted = time.monotonic() - started
+    while Execution.objects.filter(status="completed").count() - before < count:
+        if Execution.objects.filter(status="failed").exists():
+            raise SystemExit("an execution failed: " + Execution.objects.filter(status="failed").first().error)
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    assert statuses.count(202) == count, statuses
+    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
+            "api_accept_per_second": round(count / accepted, 1)}
+
+
+def run_noop(queue: str, count: int) -> dict:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.set(COUNTER_KEY, 0)
+    started = time.monotonic()
+    for _ in range(count):
+        noop.apply_async(queue=queue)
+    published = time.monotonic() - started
+    while int(client.get(COUNTER_KEY) or 0) < count:
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    client.delete(COUNTER_KEY)
+    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
+            "publish_per_second": round(count / published, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executions", type=int, default=500)
+    parser.add_argument("--noop", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork) in the one worker")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent API clients")
+    args = parser.parse_args()
+
+    database, queue = "aiassistant_bench_wf", f"bench-{uuid.uuid4().hex[:8]}"
+    recreate_database(database)
+    env = base_env(database, WORKER_METRICS_PORT="0", WORKFLOW_EXECUTION_QUEUE=queue, LOG_LEVEL="WARNING")
+    worker = None
+    try:
+        manage(env, "migrate", "--no-input")
+        workflow_id = manage(env, "shell", "-c", SEED.format(password=PASSWORD)).strip().splitlines()[-1]
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        worker = Worker(env, queue, args.concurrency)
+        with gunicorn(env) as base:
+            token = login(base, "bench@example.com", PASSWORD)
+            run_executions(base, token, workflow_id, 20, args.clients)  # warm-up: connections, imports
+            executions = run_executions(base, token, workflow_id, args.executions, args.clients)
+        noop_result = run_noop(queue, args.noop)
+    finally:
+        if worker is not None:
+            worker.stop()
+        drop_database(database)
+
+    ratio = executions["per_second"] / noop_result["per_second"]
+    results = {"executions_end_to_end": executions, "noop_task_ceiling": noop_result,
+               "ratio": round(ratio, 3), "worker_concurrency": args.concurrency, "api_clients": args.clients}
+    print(f"worker: 1 (prefork, concurrency {args.concurrency}); broker {env['CELERY_BROKER_URL']}; "
+          f"gunicorn 2 workers; {args.clients} API clients")
+    print(f"end-to-end executions (3-step transform): {executions['per_second']:8.1f}/s "
+          f"({executions['count']} in {executions['seconds']}s; API accepted {executions['api_accept_per_second']}/s)")
+    print(f"no-op Celery task ceiling:                {noop_result['per_second']:8.1f}/s "
+          f"({noop_result['count']} in {noop_result['seconds']}s)")
+    print(f"ratio executions / no-op:                 {ratio:8.3f}")
+    print(f"written to {write_result('executions', results)}")
+
+
+if __name__ == "__main__":
+    main()
