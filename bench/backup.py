@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--small-mb", type=int, default=250)
     parser.add_argument("--large-mb", type=int, default=1100)
     parser.add_argument("--s3", action="store_true", help="also back up into moto's standalone S3 server")
-    parser.add_argument("--repeat", type=int, default=2, help="timings per operation (the best one is reported)")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per operation (the best one is reported)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aiassistant-bench-"))
@@ -125,21 +125,29 @@ def main() -> None:
 
         raw_file = work / "raw.dump"
         samples: dict[str, list] = {"raw_dump": [], "app_backup": [], "raw_restore": [], "app_restore": []}
-        # Alternate raw and app runs and keep the best of each: other processes share these 2 CPUs.
-        for _ in range(args.repeat):
-            samples["raw_dump"].append(run(["pg_dump", "--format=custom", f"--file={raw_file}", DB]))
-            samples["app_backup"].append(run([*manage, "backup"], app_env))
-        for _ in range(args.repeat):
+
+        # Other processes share these CPUs: alternate which of raw and app goes first, CHECKPOINT before every
+        # timed run (so neither pays for the other's writes), and keep the best of each.
+        def timed(kind: str, cmd: list[str], env: dict | None = None) -> None:
+            psql("CHECKPOINT")
+            samples[kind].append(run(cmd, env))
+
+        raw_dump_cmd = ["pg_dump", "--format=custom", f"--file={raw_file}", DB]
+        for i in range(args.repeat):
+            pair = [("raw_dump", raw_dump_cmd, None), ("app_backup", [*manage, "backup"], app_env)]
+            for kind, cmd, env in pair if i % 2 == 0 else reversed(pair):
+                timed(kind, cmd, env)
+        for i in range(args.repeat):
             for name in (RESTORE_RAW, RESTORE_APP):  # both targets exist and are empty before each timing
                 psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 psql(f"CREATE DATABASE {name}")
-            samples["raw_restore"].append(run(["pg_restore", *RESTORE_FLAGS, f"--dbname={RESTORE_RAW}", str(raw_file)]))
-            samples["app_restore"].append(
-                run(
-                    [*manage, "restore", "latest", "--yes", "--no-safety-backup", "--target-database", RESTORE_APP],
-                    app_env,
-                )
-            )
+            app_cmd = [*manage, "restore", "latest", "--yes", "--no-safety-backup", "--target-database", RESTORE_APP]
+            pair = [
+                ("raw_restore", ["pg_restore", *RESTORE_FLAGS, f"--dbname={RESTORE_RAW}", str(raw_file)], None),
+                ("app_restore", app_cmd, app_env),
+            ]
+            for kind, cmd, env in pair if i % 2 == 0 else reversed(pair):
+                timed(kind, cmd, env)
         best = {k: min(v, key=lambda r: r["seconds"]) for k, v in samples.items()}
         raw_dump, app_backup, raw_restore, app_restore = (
             best["raw_dump"],

@@ -240,18 +240,19 @@ def _compare_tables(manifest: dict, facts: dict) -> list[str]:
     return problems
 
 
-def migrations_unknown_to_code(manifest: dict) -> list[str]:
+def _code_migrations() -> set[str]:
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return {f"{app}.{name}" for app, name in loader.disk_migrations}
+
+
+def migrations_unknown_to_code(manifest: dict, known: set[str] | None = None) -> list[str]:
     """Migrations recorded in the backup that this code does not have (the backup is from newer code)."""
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    known = {f"{app}.{name}" for app, name in loader.disk_migrations}
-    return sorted(set(manifest.get("migrations", [])) - known)
+    return sorted(set(manifest.get("migrations", [])) - (known if known is not None else _code_migrations()))
 
 
-def migrations_not_in_backup(manifest: dict) -> list[str]:
+def migrations_not_in_backup(manifest: dict, known: set[str] | None = None) -> list[str]:
     """Migrations of this code that the backup predates (run `manage.py migrate` after restoring)."""
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    known = {f"{app}.{name}" for app, name in loader.disk_migrations}
-    return sorted(known - set(manifest.get("migrations", [])))
+    return sorted((known if known is not None else _code_migrations()) - set(manifest.get("migrations", [])))
 
 
 # --- restore --------------------------------------------------------------------------------------------------
@@ -299,7 +300,8 @@ def backup_restore(
     engine = engine_for(_db_settings(using))  # connects to the app database to create/inspect the target
     if backup.manifest.get("engine") != engine.name:
         raise BackupError(f"the backup is a {backup.manifest.get('engine')} dump, the target is {engine.name}")
-    unknown = migrations_unknown_to_code(backup.manifest)
+    known = _code_migrations()
+    unknown = migrations_unknown_to_code(backup.manifest, known)
     if unknown:
         raise BackupError(
             f"the backup has {len(unknown)} migration(s) this code does not know (e.g. {unknown[0]}): deploy app "
@@ -347,7 +349,7 @@ def backup_restore(
         safety_backup=safety,
         seconds=seconds,
         problems=problems,
-        pending_migrations=migrations_not_in_backup(backup.manifest),
+        pending_migrations=migrations_not_in_backup(backup.manifest, known),
     )
 
 
