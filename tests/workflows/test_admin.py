@@ -1,0 +1,69 @@
+"""Workflow admin: step runs inline, filters, and the cancel and re-run actions."""
+
+from unittest import mock
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import UserFactory, WorkflowFactory
+from workflows import runner, services
+from workflows.models import Execution, ExecutionStatus
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:workflows_execution_changelist"
+
+
+@pytest.fixture
+def staff_client():
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def queued():
+    with mock.patch("workflows.tasks.run_execution.apply_async") as apply_async:
+        yield apply_async
+
+
+def test_execution_page_shows_step_runs_inline(staff_client, queued):
+    execution, _ = services.execution_start(workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None)
+    runner.execution_run(execution_id=execution.pk)
+    response = staff_client.get(reverse("admin:workflows_execution_change", args=[execution.pk]))
+    assert response.status_code == 200
+    assert "Hello Ada" in response.content.decode()
+
+
+def test_workflow_page_shows_versions_inline(staff_client):
+    workflow = WorkflowFactory(name="Inline check")
+    response = staff_client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk]))
+    assert response.status_code == 200
+    assert 'id="versions-group"' in response.content.decode()
+
+
+def test_changelist_filters_by_status_and_project(staff_client, queued):
+    workflow = WorkflowFactory()
+    execution, _ = services.execution_start(workflow=workflow, input={}, actor=None)
+    response = staff_client.get(
+        reverse(CHANGELIST), {"status__exact": "pending", "workflow__project__id__exact": str(workflow.project_id)}
+    )
+    assert response.status_code == 200
+    assert str(execution.pk) in response.content.decode()
+
+
+def test_cancel_action_cancels_pending_executions(staff_client, queued):
+    execution, _ = services.execution_start(workflow=WorkflowFactory(), input={}, actor=None)
+    response = staff_client.post(reverse(CHANGELIST), {"action": "cancel", "_selected_action": [str(execution.pk)]})
+    assert response.status_code == 302
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+
+
+def test_rerun_action_starts_a_new_execution_with_the_same_input(staff_client, queued):
+    original, _ = services.execution_start(workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None)
+    response = staff_client.post(reverse(CHANGELIST), {"action": "rerun", "_selected_action": [str(original.pk)]})
+    assert response.status_code == 302
+    rerun = Execution.objects.exclude(pk=original.pk).get()
+    assert (rerun.input, rerun.status) == ({"name": "Ada"}, ExecutionStatus.PENDING)
