@@ -7,3 +7,6 @@ class OpsConfig(AppConfig):
     name = "ops"
     verbose_name = "Operations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from ops import checks  # noqa: F401  (registers the system checks)

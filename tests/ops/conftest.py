@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from ops.engines import engine_for
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, WorkflowFactory
+from workflows.models import Execution, ExecutionStatus, StepRun, WorkflowVersion
 
 
 def free_port() -> int:
@@ -83,10 +84,23 @@ def seeded(transactional_db):
     """Committed rows in every app (pg_dump runs in another session, so they must be committed)."""
     users = UserFactory.create_batch(5)
     projects = ProjectFactory.create_batch(3)
+    executions = []
     for project in projects:
         for user in users[:3]:
             MembershipFactory(project=project, user=user)
-    return {"users": users, "projects": projects}
+        workflow = WorkflowFactory(project=project)
+        version = WorkflowVersion.objects.get(workflow=workflow)
+        execution = Execution.objects.create(
+            workflow=workflow,
+            workflow_version=version,
+            status=ExecutionStatus.COMPLETED,
+            input={"name": "Ada", "nested": {"list": [1, 2.5, None]}},
+            output={"greeting": "HELLO ADA"},
+            triggered_by=users[0],
+        )
+        StepRun.objects.create(execution=execution, step_id="greet", type="transform", output={"message": "Hello"})
+        executions.append(execution)
+    return {"users": users, "projects": projects, "executions": executions}
 
 
 def table_facts() -> dict:

@@ -87,3 +87,11 @@ def test_metrics_after_a_failed_backup(transactional_db, unreachable_s3):
 
     assert metrics["aiassistant_backup_failures_total"] == 1
     assert "aiassistant_backup_last_success_timestamp_seconds" not in metrics
+
+
+def test_metrics_endpoint_rendering_includes_the_backup_collector(seeded):
+    from common.metrics_view import render_metrics
+
+    call_command("backup")
+
+    assert b"aiassistant_backup_last_success_timestamp_seconds" in render_metrics()

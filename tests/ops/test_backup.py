@@ -13,6 +13,7 @@ from ops.services import backup_verify
 from projects.models import Project
 from tests.factories import ProjectFactory
 from tests.ops.conftest import table_facts
+from workflows.models import Execution
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,6 +54,8 @@ def test_round_trip_restores_every_table_identically(seeded, storage, request):
     User.objects.filter(id__in=[u.id for u in seeded["users"][:2]]).delete()
     Project.objects.update(name="changed")
     ProjectFactory.create_batch(2)
+    Execution.objects.filter(id=seeded["executions"][0].id).delete()
+    Execution.objects.update(output={"changed": True})
 
     call_command("restore", "latest", "--yes")
 
@@ -62,6 +65,7 @@ def test_round_trip_restores_every_table_identically(seeded, storage, request):
         t: f for t, f in before.items() if t != "ops_backuprecord"
     }
     assert User.objects.count() == 5
+    assert before["workflows_execution"]["rows"] == 3
 
 
 def test_backup_while_writes_run_is_one_consistent_snapshot(seeded):
