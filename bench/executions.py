@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from celery import shared_task
-
 from harness import ROOT, base_env, drop_database, gunicorn, login, manage, recreate_database, write_result
 
 if str(ROOT) not in sys.path:
@@ -89,7 +88,10 @@ class Worker:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-        os.unlink(self.log.name)
+        if os.environ.get("BENCH_KEEP_LOG"):
+            print(f"worker log: {self.log.name}")
+        else:
+            os.unlink(self.log.name)
 
 
 def _post(url: str, token: str, body: dict) -> int:
@@ -116,6 +118,22 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
     assert statuses.count(202) == count, statuses
     return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
             "api_accept_per_second": round(count / accepted, 1)}
+
+
+def run_worker_only(workflow_id: str, count: int) -> dict:
+    """Executions queued by the service directly (no HTTP): what the worker alone sustains."""
+    from workflows.models import Execution, Workflow
+    from workflows.services import execution_start
+
+    workflow = Workflow.objects.get(pk=workflow_id)
+    before = Execution.objects.filter(status="completed").count()
+    started = time.monotonic()
+    for n in range(count):
+        execution_start(workflow=workflow, input={"name": f"user {n}"}, actor=None)
+    while Execution.objects.filter(status="completed").count() - before < count:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1)}
 
 
 def run_noop(queue: str, count: int) -> dict:
@@ -160,6 +178,7 @@ def main():
             token = login(base, "bench@example.com", PASSWORD)
             run_executions(base, token, workflow_id, 20, args.clients)  # warm-up: connections, imports
             executions = run_executions(base, token, workflow_id, args.executions, args.clients)
+        worker_only = run_worker_only(workflow_id, args.executions)
         noop_result = run_noop(queue, args.noop)
     finally:
         if worker is not None:
@@ -167,15 +186,20 @@ def main():
         drop_database(database)
 
     ratio = executions["per_second"] / noop_result["per_second"]
-    results = {"executions_end_to_end": executions, "noop_task_ceiling": noop_result,
-               "ratio": round(ratio, 3), "worker_concurrency": args.concurrency, "api_clients": args.clients}
+    results = {"executions_end_to_end": executions, "executions_worker_only": worker_only,
+               "noop_task_ceiling": noop_result, "ratio": round(ratio, 3),
+               "ratio_worker_only": round(worker_only["per_second"] / noop_result["per_second"], 3),
+               "worker_concurrency": args.concurrency, "api_clients": args.clients, "cpus": os.cpu_count(),
+               "command": "python bench/executions.py " + " ".join(sys.argv[1:])}
     print(f"worker: 1 (prefork, concurrency {args.concurrency}); broker {env['CELERY_BROKER_URL']}; "
           f"gunicorn 2 workers; {args.clients} API clients")
     print(f"end-to-end executions (3-step transform): {executions['per_second']:8.1f}/s "
           f"({executions['count']} in {executions['seconds']}s; API accepted {executions['api_accept_per_second']}/s)")
+    print(f"executions queued without the API:        {worker_only['per_second']:8.1f}/s "
+          f"({worker_only['count']} in {worker_only['seconds']}s)")
     print(f"no-op Celery task ceiling:                {noop_result['per_second']:8.1f}/s "
           f"({noop_result['count']} in {noop_result['seconds']}s)")
-    print(f"ratio executions / no-op:                 {ratio:8.3f}")
+    print(f"ratio executions / no-op:                 {ratio:8.3f}  (worker only: {results['ratio_worker_only']:.3f})")
     print(f"written to {write_result('executions', results)}")
 
 

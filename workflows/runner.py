@@ -303,10 +303,14 @@ class _Run:
             todo = [step for step in level if self._needs_run(step)]
             if not todo:
                 continue
-            verdict = self._boundary() if index else None  # the claim has just checked before the first level
+            # One commit for the boundary (heartbeat, cancellation; the claim has just checked before the first
+            # level) and the start records of the level's steps.
+            with transaction.atomic():
+                verdict = self._boundary() if index else None
+                bases = {} if verdict else {step["id"]: self._record_start(step) for step in todo}
             if verdict:
                 return self._stop(verdict, todo + later)
-            failed, verdict = self._run_level(pool, todo)
+            failed, verdict = self._run_level(pool, todo, bases)
             if verdict:
                 return self._stop(verdict, later)
             if failed:
@@ -320,12 +324,14 @@ class _Run:
         run = self.records.get(step["id"])
         return run is None or run.status != StepStatus.COMPLETED
 
-    def _run_level(self, pool: ThreadPoolExecutor, steps: list[dict]) -> tuple[list[str], str | None]:
-        """Run one level's steps concurrently; return (failed step ids, 'cancelled'/'timeout'/None)."""
+    def _run_level(
+        self, pool: ThreadPoolExecutor, steps: list[dict], bases: dict[str, int]
+    ) -> tuple[list[str], str | None]:
+        """Run one level's (started) steps concurrently; return (failed step ids, 'cancelled'/'timeout'/None)."""
         failed: list[str] = []
         running: dict[Future, tuple[dict, int]] = {}
         for step in steps:
-            base = self._record_start(step)
+            base = bases[step["id"]]
             prepared = self._prepare(step)
             if isinstance(prepared, StepOutcome):
                 self._record_end(step, base, prepared)
