@@ -16,6 +16,7 @@ printed and written to bench/results/backup.json.
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -155,6 +156,18 @@ def main() -> None:
             best["raw_restore"],
             best["app_restore"],
         )
+        # Inside the process (without Python and Django start-up, ~1 s): the record's duration, the restore's own.
+        in_process_backup = min(
+            float(x)
+            for x in psql(
+                "SELECT duration_seconds FROM ops_backuprecord WHERE kind = 'manual' "
+                f"ORDER BY started_at OFFSET 1 LIMIT {args.repeat}",
+                DB,
+            ).split()
+        )
+        in_process_restore = min(
+            float(re.search(r" in ([0-9.]+) s", r["stdout"]).group(1)) for r in samples["app_restore"]
+        )
         app_restore_with_safety = run(
             [*manage, "restore", "latest", "--yes", "--target-database", RESTORE_APP], app_env
         )
@@ -179,6 +192,8 @@ def main() -> None:
                 "restore_ratio": app_restore["seconds"] / raw_restore["seconds"],
                 "backup_peak_rss_bytes": app_backup["peak_rss_bytes"],
                 "pg_dump_peak_rss_bytes": raw_dump["peak_rss_bytes"],
+                "backup_in_process_seconds": in_process_backup,
+                "restore_in_process_seconds": in_process_restore,
                 "verify_drill_seconds": verify["seconds"],
                 "manage_restore_with_safety_backup_seconds": app_restore_with_safety["seconds"],
                 "samples_seconds": {k: [round(r["seconds"], 2) for r in v] for k, v in samples.items()},
@@ -241,6 +256,12 @@ def main() -> None:
         f"backup peak RSS: {results['small']['backup_peak_rss_bytes'] / mib:.0f} MiB at "
         f"{results['small']['db_bytes'] / mib:.0f} MiB, {lg['backup_peak_rss_bytes'] / mib:.0f} MiB at "
         f"{lg['db_bytes'] / mib:.0f} MiB"
+    )
+    print(
+        f"inside the process (no interpreter/Django start-up): backup {lg['backup_in_process_seconds']:.1f} s "
+        f"(ratio {lg['backup_in_process_seconds'] / lg['raw_pg_dump_seconds']:.2f}), restore "
+        f"{lg['restore_in_process_seconds']:.1f} s "
+        f"(ratio {lg['restore_in_process_seconds'] / lg['raw_pg_restore_seconds']:.2f})"
     )
     print(f"restore with its safety backup first: {lg['manage_restore_with_safety_backup_seconds']:.1f} s")
     print(
