@@ -71,8 +71,9 @@ class Worker:
         args += ["-I", "executions", "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{queue}@%h"]
         # INFO for the worker's "ready." line; the runner logs one line per execution at INFO too.
         worker_env = dict(env, PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}", LOG_LEVEL="INFO")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while " ready." not in Path(self.log.name).read_text(errors="replace"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -95,8 +96,12 @@ class Worker:
 
 
 def _post(url: str, token: str, body: dict) -> int:
-    request = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        url,
+        method="POST",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
         return response.status
 
@@ -116,8 +121,12 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
         time.sleep(0.05)
     elapsed = time.monotonic() - started
     assert statuses.count(202) == count, statuses
-    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
-            "api_accept_per_second": round(count / accepted, 1)}
+    return {
+        "count": count,
+        "seconds": round(elapsed, 3),
+        "per_second": round(count / elapsed, 1),
+        "api_accept_per_second": round(count / accepted, 1),
+    }
 
 
 def run_worker_only(workflow_id: str, count: int) -> dict:
@@ -150,8 +159,12 @@ def run_noop(queue: str, count: int) -> dict:
         time.sleep(0.02)
     elapsed = time.monotonic() - started
     client.delete(COUNTER_KEY)
-    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
-            "publish_per_second": round(count / published, 1)}
+    return {
+        "count": count,
+        "seconds": round(elapsed, 3),
+        "per_second": round(count / elapsed, 1),
+        "publish_per_second": round(count / published, 1),
+    }
 
 
 def main():
@@ -186,19 +199,33 @@ def main():
         drop_database(database)
 
     ratio = executions["per_second"] / noop_result["per_second"]
-    results = {"executions_end_to_end": executions, "executions_worker_only": worker_only,
-               "noop_task_ceiling": noop_result, "ratio": round(ratio, 3),
-               "ratio_worker_only": round(worker_only["per_second"] / noop_result["per_second"], 3),
-               "worker_concurrency": args.concurrency, "api_clients": args.clients, "cpus": os.cpu_count(),
-               "command": "python bench/executions.py " + " ".join(sys.argv[1:])}
-    print(f"worker: 1 (prefork, concurrency {args.concurrency}); broker {env['CELERY_BROKER_URL']}; "
-          f"gunicorn 2 workers; {args.clients} API clients")
-    print(f"end-to-end executions (3-step transform): {executions['per_second']:8.1f}/s "
-          f"({executions['count']} in {executions['seconds']}s; API accepted {executions['api_accept_per_second']}/s)")
-    print(f"executions queued without the API:        {worker_only['per_second']:8.1f}/s "
-          f"({worker_only['count']} in {worker_only['seconds']}s)")
-    print(f"no-op Celery task ceiling:                {noop_result['per_second']:8.1f}/s "
-          f"({noop_result['count']} in {noop_result['seconds']}s)")
+    results = {
+        "executions_end_to_end": executions,
+        "executions_worker_only": worker_only,
+        "noop_task_ceiling": noop_result,
+        "ratio": round(ratio, 3),
+        "ratio_worker_only": round(worker_only["per_second"] / noop_result["per_second"], 3),
+        "worker_concurrency": args.concurrency,
+        "api_clients": args.clients,
+        "cpus": os.cpu_count(),
+        "command": "python bench/executions.py " + " ".join(sys.argv[1:]),
+    }
+    print(
+        f"worker: 1 (prefork, concurrency {args.concurrency}); broker {env['CELERY_BROKER_URL']}; "
+        f"gunicorn 2 workers; {args.clients} API clients"
+    )
+    print(
+        f"end-to-end executions (3-step transform): {executions['per_second']:8.1f}/s "
+        f"({executions['count']} in {executions['seconds']}s; API accepted {executions['api_accept_per_second']}/s)"
+    )
+    print(
+        f"executions queued without the API:        {worker_only['per_second']:8.1f}/s "
+        f"({worker_only['count']} in {worker_only['seconds']}s)"
+    )
+    print(
+        f"no-op Celery task ceiling:                {noop_result['per_second']:8.1f}/s "
+        f"({noop_result['count']} in {noop_result['seconds']}s)"
+    )
     print(f"ratio executions / no-op:                 {ratio:8.3f}  (worker only: {results['ratio_worker_only']:.3f})")
     print(f"written to {write_result('executions', results)}")
 
