@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from opentelemetry import trace as _otel_trace
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
 # Fields every JSON line carries, in this order (None when unknown).
@@ -79,12 +80,8 @@ def user_id_of(request) -> str | None:
 
 
 def _current_span_ids() -> tuple[str | None, str | None]:
-    """Trace and span ids of the active OpenTelemetry span, or the incoming traceparent's trace id."""
-    try:
-        from opentelemetry import trace
-    except ImportError:  # pragma: no cover - opentelemetry-api is a runtime dependency
-        return None, None
-    span_context = trace.get_current_span().get_span_context()
+    """Trace and span ids of the active OpenTelemetry span (None, None without one)."""
+    span_context = _otel_trace.get_current_span().get_span_context()
     if span_context.is_valid:
         return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
     return None, None
@@ -142,19 +139,39 @@ _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*)
 SECRET_SETTINGS = ("SECRET_KEY", "LLM_API_KEY", "METRICS_TOKEN", "JWT_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY")
 
 
+_secrets_cache: tuple[str, ...] | None = None
+
+
+def _forget_secrets(**kwargs) -> None:
+    global _secrets_cache
+    _secrets_cache = None
+
+
 def _secret_values() -> tuple[str, ...]:
-    """The secret values configured in settings (read lazily: logging is configured before they matter)."""
+    """The secret values configured in settings, read once (again after a setting changes, in tests)."""
+    global _secrets_cache
+    if _secrets_cache is not None:
+        return _secrets_cache
     try:
         from django.conf import settings
+        from django.core.signals import setting_changed
 
         if not settings.configured:
             return ()
         values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
         values.append(getattr(settings, "SIMPLE_JWT", {}).get("SIGNING_KEY", ""))
+        setting_changed.connect(_forget_secrets, dispatch_uid="common.logging.forget_secrets")
     except Exception:  # noqa: BLE001 - logging must never fail because of settings
         return ()
     # Short values would redact ordinary words; real secrets are long.
-    return tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= 8}, key=len, reverse=True))
+    _secrets_cache = tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= 8}, key=len, reverse=True))
+    return _secrets_cache
+
+
+# Cheap first pass: text without any of these cannot match the patterns below (most log lines).
+_SUSPECT = re.compile(
+    r"bearer|basic|token|eyJ|pass|pwd|secret|key|auth|credential|://[^/\s@]*:[^/\s@]*@", re.IGNORECASE
+)
 
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -162,6 +179,8 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     for value in secrets:
         if value in text:
             text = text.replace(value, REDACTED)
+    if not _SUSPECT.search(text):
+        return text
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)

@@ -295,6 +295,6 @@ def observe_backends(databases: dict, caches: dict) -> None:
 
 if OBSERVABILITY_ENABLED:
     INSTALLED_APPS.append("django_prometheus")
-    MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
-    MIDDLEWARE.insert(1, "common.middleware.RequestContextMiddleware")
-    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+    MIDDLEWARE.insert(0, "common.middleware.RequestContextMiddleware")
+    # django-prometheus' after-middleware, lean: see common.middleware.PrometheusMiddleware.
+    MIDDLEWARE.append("common.middleware.PrometheusMiddleware")

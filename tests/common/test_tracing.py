@@ -90,6 +90,9 @@ print(json.dumps({
     "otel_middleware": any(m.startswith("opentelemetry") for m in settings.MIDDLEWARE),
     "httpx": HTTPXClientInstrumentor().is_instrumented_by_opentelemetry,
     "psycopg": PsycopgInstrumentor().is_instrumented_by_opentelemetry,
+    "observed": [m for m in settings.MIDDLEWARE if m.endswith(("PrometheusMiddleware", "RequestContextMiddleware"))],
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "cache": settings.CACHES["default"]["BACKEND"],
 }))
 """
 
@@ -106,7 +109,7 @@ def probe(**env) -> dict:
 def test_without_an_endpoint_there_is_no_provider_and_no_instrumentation():
     state = probe()
 
-    assert state == {
+    assert {key: state[key] for key in ("enabled", "provider", "otel_middleware", "httpx", "psycopg")} == {
         "enabled": False,
         "provider": "ProxyTracerProvider",
         "otel_middleware": False,
@@ -118,7 +121,7 @@ def test_without_an_endpoint_there_is_no_provider_and_no_instrumentation():
 def test_with_an_endpoint_the_sdk_provider_and_instrumentations_are_installed():
     state = probe(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")
 
-    assert state == {
+    assert {key: state[key] for key in ("enabled", "provider", "otel_middleware", "httpx", "psycopg")} == {
         "enabled": True,
         "provider": "TracerProvider",
         "otel_middleware": True,
@@ -132,6 +135,22 @@ def test_observability_disabled_wins_over_an_endpoint():
 
     assert state["enabled"] is False
     assert state["otel_middleware"] is False
+
+
+def test_observability_on_by_default_wraps_middleware_database_and_cache():
+    state = probe()
+
+    assert state["observed"] == ["common.middleware.RequestContextMiddleware", "common.middleware.PrometheusMiddleware"]
+    assert state["engine"] == "django_prometheus.db.backends.postgresql"
+    assert state["cache"] == "django_prometheus.cache.backends.redis.RedisCache"
+
+
+def test_observability_disabled_removes_middleware_and_wrappers():
+    state = probe(OBSERVABILITY_ENABLED="0")
+
+    assert state["observed"] == []
+    assert state["engine"] == "django.db.backends.postgresql"
+    assert state["cache"] == "django_redis.cache.RedisCache"
 
 
 # --- one request: server span and outbound client span in one trace ---------------------------------------------
