@@ -1,3 +1,5 @@
+import os
+
 from django.apps import AppConfig
 
 
@@ -7,5 +9,10 @@ class CommonConfig(AppConfig):
     name = "common"
 
     def ready(self):
+        # prometheus_client (multiprocess mode) writes its files there from the first metric on, in any process
+        # (manage.py migrate too): the directory must exist. gunicorn and the worker empty it when they start.
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            os.makedirs(directory, exist_ok=True)
         # Celery signal handlers (request id into task headers, task log context, worker metrics and tracing).
         from common import celery_observability  # noqa: F401

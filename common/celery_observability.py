@@ -112,6 +112,10 @@ def _worker_process_shutdown(pid=None, **kwargs):
 @signals.worker_init.connect(weak=False)
 def _worker_init(**kwargs):
     """Main worker process, before the pool forks: empty the multiprocess directory and serve metrics."""
+    # The main process runs tasks itself with the solo/threads pools: trace there too.
+    from common.tracing import setup_tracing
+
+    setup_tracing()
     port = int(getattr(settings, "WORKER_METRICS_PORT", 0) or 0)
     if not port:
         return
@@ -120,10 +124,6 @@ def _worker_init(**kwargs):
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory, exist_ok=True)
     start_worker_metrics_server(port)
-    # The main process runs tasks itself with the solo/threads pools: trace there too.
-    from common.tracing import setup_tracing
-
-    setup_tracing()
 
 
 def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104 - scraped from the network
