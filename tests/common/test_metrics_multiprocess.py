@@ -3,6 +3,7 @@
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -35,8 +36,10 @@ def gunicorn_3_workers(tmp_path):
 
 def test_one_scrape_counts_the_requests_of_all_three_workers(gunicorn_3_workers):
     server = gunicorn_3_workers
-    for _ in range(REQUESTS):
-        assert server.request("GET", "/health/live/")[0] == 200
+    # Concurrent clients, so that every worker serves some of them.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda _: server.request("GET", "/health/live/")[0], range(REQUESTS)))
+    assert statuses == [200] * REQUESTS
 
     text = server.scrape()
 
