@@ -206,6 +206,9 @@ def redact_value(value: Any, secrets: tuple[str, ...] = (), depth: int = 0) -> A
 
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Fields set by our own code from values that are never credentials (ContextFilter, the request line).
+_TRUSTED_FIELDS = frozenset({"service", "environment", "version", "trace_id", "span_id", "request_id", "user_id"})
+_SKIPPED_ATTRS = _STANDARD_ATTRS | _TRUSTED_FIELDS | {"status", "duration_ms", "task_id"}
 
 
 class RedactionFilter(logging.Filter):
@@ -227,7 +230,7 @@ class RedactionFilter(logging.Filter):
             record.msg = redact_text(f"{record.msg!s} (arguments dropped: formatting failed)", secrets)
             record.args = None
         for key, value in list(vars(record).items()):
-            if key in _STANDARD_ATTRS or key.startswith("_"):
+            if key in _SKIPPED_ATTRS or key.startswith("_"):
                 continue
             if key == "request":
                 # Django's loggers attach the request object; its repr is the path, which is redacted below.
