@@ -1,6 +1,7 @@
 """Health endpoints with real dependencies, and what happens when one of them is down."""
 
 import json
+import uuid
 
 import pytest
 
@@ -166,3 +167,33 @@ def test_redis_unreachable_ready_503_live_200_api_503_problem_json():
     assert b"Traceback" not in api[2]
     assert detailed[0] == 503
     assert json.loads(detailed[2])["checks"]["cache"]["status"] == "unhealthy"
+
+
+@pytest.fixture
+def empty_database():
+    """A real, reachable PostgreSQL database on which no migration was ever applied."""
+    import psycopg
+
+    from tests.common.servers import database_url
+
+    name = f"obs_empty_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(database_url(name="postgres"), autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(name=name)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_unapplied_migrations_make_ready_503_naming_migrations(empty_database):
+    with Gunicorn(workers=1, DATABASE_URL=empty_database) as server:
+        ready = server.request("GET", "/health/ready/")
+
+    body = json.loads(ready[2])
+    assert ready[0] == 503
+    assert body["failing"] == ["migrations"]
+    assert body["checks"]["database"] == "OK"
+    assert "unapplied migration" in body["checks"]["migrations"]
