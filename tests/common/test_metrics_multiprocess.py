@@ -1,5 +1,6 @@
 """Multiprocess metrics under a real gunicorn with 3 workers: one scrape counts every worker's requests."""
 
+import json
 import os
 import time
 import uuid
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from common import logging as log_context
 from projects.models import Role
 from tests.common.servers import Gunicorn, free_port
 from tests.factories import MembershipFactory, WorkflowFactory
@@ -107,6 +109,7 @@ def worker_with_metrics(tmp_path, settings):
         "WORKFLOW_EXECUTION_QUEUE": queue,
         "WORKER_METRICS_PORT": str(port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
+        "LOG_FORMAT": "json",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     worker = Worker(env, queue, tmp_path / "worker.log")
@@ -127,7 +130,10 @@ def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_wit
 
     membership = MembershipFactory(role=Role.EDITOR)
     workflow = WorkflowFactory(project=membership.project)
-    ids = [execution_start(workflow=workflow, input={"name": f"n{i}"}, actor=membership.user)[0].pk for i in range(4)]
+    with log_context.bound(request_id="req-into-worker"):
+        ids = [
+            execution_start(workflow=workflow, input={"name": f"n{i}"}, actor=membership.user)[0].pk for i in range(4)
+        ]
 
     deadline = time.monotonic() + 60
     while Execution.objects.filter(pk__in=ids, status="completed").count() < len(ids):
@@ -137,3 +143,9 @@ def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_wit
     text = httpx.get(worker_with_metrics.metrics_url, timeout=10).text
     assert sample_sum(text, "aiassistant_workflow_executions_total", status="completed") == len(ids)
     assert sample_sum(text, "aiassistant_workflow_step_duration_seconds_count", step_type="transform") == 3 * len(ids)
+    # The worker's JSON lines about each execution carry its id and the publisher's request id.
+    lines = [json.loads(line) for line in worker_with_metrics.log().splitlines() if line.startswith("{")]
+    finished = [line for line in lines if line["logger"] == "aiassistant.workflows" and "completed" in line["message"]]
+    assert {line["execution_id"] for line in finished} == {str(pk) for pk in ids}
+    assert {line["request_id"] for line in finished} == {"req-into-worker"}
+    assert {line["task"] for line in finished} == {"workflows.run_execution"}
