@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import BinaryIO
@@ -32,6 +33,9 @@ CHECKSUM_METHOD = "pg:sum(hash_record_extended(row,0)) or sum(hashtextextended(r
 _PG_TABLE_STATS = "SELECT count(*), 'r:' || coalesce(sum(hash_record_extended(t, 0)), 0)::text FROM {} AS t"
 _PG_TABLE_STATS_TEXT = "SELECT count(*), 't:' || coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t"
 _PG_TABLE_COUNT = "SELECT count(*), NULL FROM {} AS t"
+
+
+RESTORE_LOCK_TIMEOUT_MS = 60_000
 
 
 class BackupError(Exception):
@@ -194,28 +198,68 @@ class PostgresEngine:
 
     # --- restore ----------------------------------------------------------------------------------------------
     def restore(self, path: str, *, dbname: str | None = None) -> None:
-        """pg_restore in one transaction: on any error nothing is changed."""
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [  # noqa: S607
-                "pg_restore",
-                "--single-transaction",
-                "--exit-on-error",
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                "--no-privileges",
-                "--no-password",
-                f"--dbname={dbname or self.database}",
-                path,
-            ],
-            capture_output=True,
-            env=self._env(dbname),
-            check=False,
-        )
-        if result.returncode != 0:
-            raise BackupError(
-                f"pg_restore failed, database unchanged: {one_line(result.stderr.decode(errors='replace'))}"
+        """pg_restore in one transaction: on any error nothing is changed.
+
+        If another session (the application, still running) holds a lock that the restore waits for longer than
+        RESTORE_LOCK_TIMEOUT_MS, the restore is cancelled and rolled back instead of waiting forever while
+        queueing everyone else behind its DROP. (PGOPTIONS lock_timeout would not do: the archive itself starts
+        with SET lock_timeout = 0.)
+        """
+        target = dbname or self.database
+        app_name = f"aiassistant-restore-{uuid.uuid4().hex[:12]}"
+        env = self._env(target) | {"PGAPPNAME": app_name}
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [  # noqa: S607
+                    "pg_restore",
+                    "--single-transaction",
+                    "--exit-on-error",
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--no-password",
+                    f"--dbname={target}",
+                    path,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=env,
             )
+            cancelled = self._watch_locks(proc, app_name)
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if cancelled:
+            raise BackupError(
+                f"pg_restore waited over {RESTORE_LOCK_TIMEOUT_MS / 1000:g} s for a lock held by another session "
+                "(lock timeout; is the application still running?), database unchanged"
+            )
+        if proc.returncode != 0:
+            raise BackupError(f"pg_restore failed, database unchanged: {one_line(stderr)}")
+
+    def _watch_locks(self, proc: subprocess.Popen, app_name: str) -> bool:
+        """Wait for pg_restore; cancel its statement if it waits on one lock for too long. True if cancelled."""
+        waiting_since = None
+        with self.connect(autocommit=True) as conn:
+            while proc.poll() is None:
+                try:
+                    proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                row = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                    [app_name],
+                ).fetchone()
+                if row is None:
+                    waiting_since = None
+                    continue
+                waiting_since = waiting_since or time.monotonic()
+                if (time.monotonic() - waiting_since) * 1000 >= RESTORE_LOCK_TIMEOUT_MS:
+                    conn.execute("SELECT pg_cancel_backend(%s)", [row[0]])
+                    proc.wait()
+                    return True
+        return False
 
     def database_exists(self, name: str) -> bool:
         with self.connect(autocommit=True) as conn:

@@ -401,12 +401,18 @@ def backup_prune(*, keep_days: int, keep_last: int = 1, dry_run: bool = False) -
     """Delete backups older than keep_days, except the newest keep_last succeeded ones (at least one).
 
     The newest succeeded backup is never deleted, whatever the arguments; failed records past the retention are
-    removed too; running ones are left alone.
+    removed too (with any partial object); running ones are left alone unless they have been running for a day.
     """
     if keep_days < 0 or keep_last < 0:
         raise BackupError("--keep-days and --keep-last must be zero or more")
     keep_last = max(keep_last, 1)
-    cutoff = timezone.now() - timedelta(days=keep_days)
+    now = timezone.now()
+    cutoff = now - timedelta(days=keep_days)
+    # A backup still "running" after a day lost its process (killed worker, host crash): call it failed, so
+    # that its partial objects are removed with it once past the retention.
+    BackupRecord.objects.filter(status=BackupStatus.RUNNING, started_at__lt=now - timedelta(days=1)).update(
+        status=BackupStatus.FAILED, error="abandoned: the process running this backup stopped", updated_at=now
+    )
     protected = set(
         BackupRecord.objects.filter(status=BackupStatus.SUCCEEDED)
         .order_by("-started_at")

@@ -6,14 +6,18 @@ from django.conf import settings
 from ops.models import BackupKind
 from ops.services import backup_create, backup_prune, backup_verify
 
+# Far above the workers' default (sized for workflow executions): a big database takes a while. The soft limit
+# lets backup_create record the failure and remove the partial upload.
+_LIMITS = {"soft_time_limit": 4 * 3600, "time_limit": 4 * 3600 + 120}
 
-@shared_task(name="ops.backup")
+
+@shared_task(name="ops.backup", **_LIMITS)
 def backup_task(kind: str = BackupKind.SCHEDULED) -> str:
     """Take one backup; running it twice just makes two backups, which is harmless."""
     return str(backup_create(kind=kind).id)
 
 
-@shared_task(name="ops.verify")
+@shared_task(name="ops.verify", **_LIMITS)
 def verify_task(ref: str = "latest") -> str:
     """Restore drill of one backup (default: the newest good one) into a scratch database."""
     return str(backup_verify(ref=ref).id)

@@ -131,3 +131,22 @@ def test_restore_of_a_failed_backup_is_refused(transactional_db, unreachable_s3)
 
     with pytest.raises(CommandError, match="is failed, not a usable backup"):
         call_command("restore", str(failed.id), "--yes")
+
+
+def test_restore_gives_up_when_the_app_holds_locks_and_changes_nothing(seeded, backup_dir, monkeypatch):
+    import psycopg
+
+    from ops import engines
+
+    _backup(backup_dir)
+    User.objects.filter(id=seeded["users"][0].id).delete()
+    before = table_facts()
+    monkeypatch.setattr(engines, "RESTORE_LOCK_TIMEOUT_MS", 300)
+    db = connection.settings_dict
+    with psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"]) as holder:
+        holder.execute("SELECT count(*) FROM accounts_user")  # an open transaction holding ACCESS SHARE
+
+        with pytest.raises(CommandError, match="lock timeout; is the application still running"):
+            call_command("restore", "latest", "--yes", "--no-safety-backup")
+
+    assert table_facts() == before

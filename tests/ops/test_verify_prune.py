@@ -116,3 +116,13 @@ def test_failed_backup_does_not_prune_or_replace_a_good_one(seeded, backup_dir, 
         call_command("backup")
 
     assert BackupRecord.objects.filter(status=BackupStatus.SUCCEEDED).get() == good
+
+
+def test_prune_fails_and_removes_a_backup_abandoned_while_running(transactional_db, backup_dir):
+    abandoned = _with_objects(backup_dir, BackupRecordFactory(started_at=_days_ago(40), status=BackupStatus.RUNNING))
+    _with_objects(backup_dir, BackupRecordFactory(started_at=_days_ago(1)))
+
+    call_command("backup_prune", "--keep-days", "30")
+
+    assert not BackupRecord.objects.filter(id=abandoned.id).exists()
+    assert not (backup_dir / abandoned.key).exists()
