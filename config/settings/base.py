@@ -1,10 +1,12 @@
 """Settings shared by every environment; environment modules override what differs."""
 
 from datetime import timedelta
-
-from config.env import BASE_DIR, env
+from pathlib import Path
+from typing import Any
 
 from common.logging import build_logging
+from config.env import BASE_DIR, env
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
@@ -27,6 +29,8 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "workflows",
+    "django_celery_beat",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -106,7 +110,50 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT: Path | None = BASE_DIR / "var" / "static"
+# Admin and API-docs assets are served by the app itself (whitenoise); production adds the manifest.
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Backups (ops app): "local" folder (embedded default) or "s3" (django-storages). See docs/disaster-recovery.md.
+BACKUP_STORAGE = env.str("BACKUP_STORAGE", default="local")
+BACKUP_LOCAL_DIR = env.str("BACKUP_LOCAL_DIR", default="") or str(BASE_DIR / "var" / "backups")
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
+BACKUP_S3_KMS_KEY_ID = env.str("BACKUP_S3_KMS_KEY_ID", default="")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+if BACKUP_STORAGE == "s3":
+    STORAGES["backups"] = {
+        "BACKEND": "ops.s3.BackupS3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "default_acl": None,
+            "file_overwrite": False,
+            "object_parameters": (
+                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": BACKUP_S3_KMS_KEY_ID} if BACKUP_S3_KMS_KEY_ID else {}
+            ),
+        },
+    }
+else:
+    STORAGES["backups"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": BACKUP_LOCAL_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
+    }
+
+# Celery beat reads its schedule from the database (django-celery-beat), editable in the admin.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Prometheus collectors computed at scrape time, registered by the /metrics view (dotted paths).
+METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector"]
 
 # The number of reverse proxies in front of the app that append to X-Forwarded-For.
 # Used wherever the client address matters (throttling, audit): see common.http.client_ip.
