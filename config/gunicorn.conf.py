@@ -35,20 +35,30 @@ def _log_format() -> str:
 
 
 if _log_format() == "json":
-    # gunicorn's own lines (boot, worker timeouts and exits) as JSON lines too, for Loki.
-    from common.logging import build_logging
+    # gunicorn's own lines (boot, worker timeouts and exits) as JSON lines too, for Loki. A logger class rather
+    # than logconfig_dict: with logconfig_dict gunicorn builds its access-log fields on every request even when
+    # nothing is written (the app writes its own request line; gunicorn's only with GUNICORN_ACCESSLOG).
+    from gunicorn.glogging import Logger as _GunicornLogger
 
-    logconfig_dict = build_logging(
-        fmt="json",
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        service="aiassistant-api",
-        environment=os.environ.get("ENVIRONMENT", "production"),
-        version=os.environ.get("APP_VERSION", "0.1.0"),
-    )
-    # The app writes one line per request (aiassistant.request); gunicorn's access line only when asked for.
-    access_level = "INFO" if os.environ.get("GUNICORN_ACCESSLOG") else "WARNING"
-    logconfig_dict["loggers"]["gunicorn.error"] = {"level": "INFO", "propagate": True}
-    logconfig_dict["loggers"]["gunicorn.access"] = {"level": access_level, "propagate": True}
+    from common.logging import ContextFilter, JsonFormatter, RedactionFilter
+
+    class JsonGunicornLogger(_GunicornLogger):
+        """gunicorn's logger with the application's JSON formatter, context and redaction filters."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            context = ContextFilter(
+                service="aiassistant-api",
+                environment=os.environ.get("ENVIRONMENT", "production"),
+                version=os.environ.get("APP_VERSION", "0.1.0"),
+            )
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
+                    handler.addFilter(context)
+                    handler.addFilter(RedactionFilter())
+
+    logger_class = JsonGunicornLogger
 
 
 def on_starting(server):
