@@ -272,18 +272,39 @@ def _catalogue_snapshot() -> list[dict]:
     return list(BackupRecord.objects.values())
 
 
-def _catalogue_put_back(rows: list[dict]) -> None:
+def _catalogue_put_back(rows: list[dict], *, restored: BackupRef) -> None:
     """Make the BackupRecord table describe backup storage again after a restore replaced it.
 
     The dump holds the catalogue as it was when the dump was taken; the objects in storage did not travel back
-    in time, so the rows saved just before the restore (including the safety backup) are written back.
+    in time, so the rows saved just before the restore (including the safety backup) are written back. A fresh
+    database (disaster recovery: nothing saved) keeps the dump's rows instead. Either way the restored backup's
+    own row, which its dump holds as "running", is completed from the manifest and stamped restored_at.
     """
     fields = [f.name for f in BackupRecord._meta.concrete_fields if f.name != "id"]
+    manifest = restored.manifest
     with transaction.atomic():
-        BackupRecord.objects.exclude(id__in=[row["id"] for row in rows]).delete()
-        BackupRecord.objects.bulk_create(
-            [BackupRecord(**row) for row in rows], update_conflicts=True, unique_fields=["id"], update_fields=fields
-        )
+        if rows:
+            BackupRecord.objects.exclude(id__in=[row["id"] for row in rows]).delete()
+            BackupRecord.objects.bulk_create(
+                [BackupRecord(**row) for row in rows], update_conflicts=True, unique_fields=["id"], update_fields=fields
+            )
+        if manifest.get("backup_id"):
+            BackupRecord.objects.update_or_create(
+                id=manifest["backup_id"],
+                defaults={
+                    "status": BackupStatus.SUCCEEDED,
+                    "key": restored.key,
+                    "engine": manifest.get("engine", ""),
+                    "database": manifest.get("database", ""),
+                    "size_bytes": manifest.get("size_bytes"),
+                    "sha256": manifest.get("sha256", ""),
+                    "started_at": datetime.fromisoformat(manifest["started_at"]),
+                    "finished_at": datetime.fromisoformat(manifest["finished_at"]),
+                    "manifest": manifest,
+                    "error": "",
+                    "restored_at": timezone.now(),
+                },
+            )
 
 
 def backup_restore(
@@ -329,11 +350,7 @@ def backup_restore(
         fetched.cleanup()
     problems = _compare_tables(backup.manifest, actual)
     if same_db:
-        now = timezone.now()
-        for row in catalogue:
-            if backup.record is not None and row["id"] == backup.record.id:
-                row["restored_at"] = now
-        _catalogue_put_back(catalogue)
+        _catalogue_put_back(catalogue, restored=backup)
     logger.warning(
         "database restored",
         extra={

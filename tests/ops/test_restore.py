@@ -75,6 +75,8 @@ def test_restore_by_object_key_works_without_a_record(seeded, backup_dir):
     call_command("restore", key, "--yes", "--no-safety-backup")
 
     assert User.objects.count() == 5
+    restored = BackupRecord.objects.get(id=record.id)  # from the dump, completed from the manifest
+    assert restored.status == "succeeded" and restored.restored_at is not None and restored.key == key
 
 
 def test_restore_latest_finds_the_newest_dump_in_storage_without_records(seeded, backup_dir):
