@@ -16,6 +16,8 @@ COMPLETE = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
     "ALLOWED_HOSTS": "api.example.com",
+    "BACKUP_STORAGE": "s3",
+    "AWS_STORAGE_BUCKET_NAME": "aiassistant-backups",
 }
 
 
