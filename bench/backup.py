@@ -194,6 +194,9 @@ def main() -> None:
                 "pg_dump_peak_rss_bytes": raw_dump["peak_rss_bytes"],
                 "backup_in_process_seconds": in_process_backup,
                 "restore_in_process_seconds": in_process_restore,
+                "restore_phases_of_best_run": min(samples["app_restore"], key=lambda r: r["seconds"])["stdout"]
+                .split("(", 1)[-1]
+                .split(")", 1)[0],
                 "verify_drill_seconds": verify["seconds"],
                 "manage_restore_with_safety_backup_seconds": app_restore_with_safety["seconds"],
                 "samples_seconds": {k: [round(r["seconds"], 2) for r in v] for k, v in samples.items()},
@@ -263,6 +266,7 @@ def main() -> None:
         f"{lg['restore_in_process_seconds']:.1f} s "
         f"(ratio {lg['restore_in_process_seconds'] / lg['raw_pg_restore_seconds']:.2f})"
     )
+    print(f"manage.py restore phases (best run): {lg['restore_phases_of_best_run']}")
     print(f"restore with its safety backup first: {lg['manage_restore_with_safety_backup_seconds']:.1f} s")
     print(
         f"verify drill: {lg['verify_drill_seconds']:.1f} s wall, "

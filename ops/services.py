@@ -264,6 +264,7 @@ class RestoreResult:
     database: str
     safety_backup: BackupRecord | None
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     pending_migrations: list[str] = field(default_factory=list)
 
@@ -329,10 +330,13 @@ def backup_restore(
             f"version {backup.manifest.get('app_version')} to restore it"
         )
     clock = time.monotonic()
+    phases: dict[str, float] = {}
     fetched = _fetch_verified(backup)
+    phases["fetch_and_sha256"] = time.monotonic() - clock
     try:
         same_db = str(target) == str(own_db)
         safety = None
+        mark = time.monotonic()
         if safety_backup and engine.database_exists(target):
             safety = backup_create(kind=BackupKind.SAFETY, using=using, database=target_database)
         elif not engine.database_exists(target):
@@ -341,11 +345,16 @@ def backup_restore(
         if same_db:
             # Our own idle connection must not hold anything while pg_restore drops and recreates tables.
             connections[using].close()
+        phases["safety_backup"] = time.monotonic() - mark
+        mark = time.monotonic()
         engine.restore(fetched.path, dbname=target)
-        seconds = time.monotonic() - clock
+        phases["restore"] = time.monotonic() - mark
+        mark = time.monotonic()
         # Row counts only: a full checksum pass would add minutes to the recovery time of a big database; the
         # scheduled restore drill (backup_verify) compares checksums.
         actual = engine.facts(target, checksums=False)
+        phases["row_counts"] = time.monotonic() - mark
+        seconds = time.monotonic() - clock
     finally:
         fetched.cleanup()
     problems = _compare_tables(backup.manifest, actual)
@@ -365,6 +374,7 @@ def backup_restore(
         database=str(target),
         safety_backup=safety,
         seconds=seconds,
+        phases=phases,
         problems=problems,
         pending_migrations=migrations_not_in_backup(backup.manifest, known),
     )

@@ -37,7 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"restore failed: database error: {one_line(str(exc))}") from exc
         if result.safety_backup is not None:
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
-        self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.2f} s")
+        phases = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.phases.items())
+        self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.2f} s ({phases})")
         if result.pending_migrations:
             self.stdout.write(
                 f"{len(result.pending_migrations)} migration(s) of this code are newer than the backup: "
