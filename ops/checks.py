@@ -3,7 +3,7 @@
 import shutil
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
 @register()
@@ -20,7 +20,7 @@ def backup_storage_check(app_configs, **kwargs):
 @register(Tags.database, deploy=True)
 def backup_deploy_check(app_configs, **kwargs):
     """In production backups belong off the host, and pg_dump/pg_restore must be installed."""
-    found = []
+    found: list[CheckMessage] = []
     if getattr(settings, "BACKUP_STORAGE", "local") == "local":
         found.append(
             Warning(

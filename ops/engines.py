@@ -42,6 +42,13 @@ class BackupError(Exception):
     """A backup, restore or verification failed; the message is one line meant for an operator."""
 
 
+def _one(row: tuple | None) -> tuple:
+    """The row of a query that always returns one."""
+    if row is None:
+        raise BackupError("PostgreSQL returned no row where one was expected")
+    return row
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """The last meaningful line of a tool's stderr, for one-line error messages."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -110,7 +117,7 @@ class PostgresEngine:
             for statement in _PG_SESSION.split("; "):
                 cur.execute(statement)
             cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
+            version = _one(cur.fetchone())[0]
             cur.execute(
                 "SELECT schemaname, tablename FROM pg_tables "
                 "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
@@ -126,7 +133,7 @@ class PostgresEngine:
                             cur.execute(sql.SQL(_PG_TABLE_STATS).format(ident))
                     except psycopg.errors.UndefinedFunction:
                         cur.execute(sql.SQL(_PG_TABLE_STATS_TEXT).format(ident))
-                rows, checksum = cur.fetchone()
+                rows, checksum = _one(cur.fetchone())
                 name = table if schema == "public" else f"{schema}.{table}"
                 tables[name] = {"rows": rows, "checksum": checksum}
             migrations = []
@@ -158,7 +165,7 @@ class PostgresEngine:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         try:
-            snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            snapshot = _one(conn.execute("SELECT pg_export_snapshot()").fetchone())[0]
             facts: dict = {}
             failure: list[BaseException] = []
 
@@ -178,12 +185,12 @@ class PostgresEngine:
                 worker = threading.Thread(target=compute, name="backup-facts", daemon=True)
                 worker.start()
                 try:
-                    sink(proc.stdout)
+                    sink(proc.stdout)  # type: ignore[arg-type]  # stdout=PIPE, so never None
                 except BaseException:
                     proc.kill()
                     raise
                 finally:
-                    proc.stdout.close()
+                    proc.stdout.close()  # type: ignore[union-attr]
                     returncode = proc.wait()
                     worker.join()
                 if returncode != 0:

@@ -20,13 +20,17 @@ class BackupCollector(Collector):
         from ops.models import BackupRecord, BackupStatus
 
         try:
-            last_ok = BackupRecord.objects.filter(status=BackupStatus.SUCCEEDED).order_by("-finished_at").first()
+            last_ok = (
+                BackupRecord.objects.filter(status=BackupStatus.SUCCEEDED, finished_at__isnull=False)
+                .order_by("-finished_at")
+                .first()
+            )
             last_verified = BackupRecord.objects.filter(verified_at__isnull=False).order_by("-verified_at").first()
             failures = BackupRecord.objects.filter(Q(status=BackupStatus.FAILED)).count()
         except Exception:  # a scrape must not fail because the database is down; the health checks say that
             logger.warning("backup metrics unavailable", exc_info=True)
             return
-        if last_ok is not None:
+        if last_ok is not None and last_ok.finished_at is not None:
             yield _gauge(
                 "aiassistant_backup_last_success_timestamp_seconds",
                 "Unix time when the newest successful backup finished.",
@@ -40,7 +44,7 @@ class BackupCollector(Collector):
             yield _gauge(
                 "aiassistant_backup_last_size_bytes", "Size of the newest successful backup.", last_ok.size_bytes or 0
             )
-        if last_verified is not None:
+        if last_verified is not None and last_verified.verified_at is not None:
             yield _gauge(
                 "aiassistant_backup_last_verify_timestamp_seconds",
                 "Unix time of the newest restore drill (backup_verify).",

@@ -149,9 +149,10 @@ def backup_resolve(*, ref: str) -> BackupRef:
             raise BackupError(f"backup {record.id} is {record.status}, not a usable backup")
         key = record.key
     elif ref == "latest":
-        key = backup_latest_key_in_storage()
-        if key is None:
+        latest = backup_latest_key_in_storage()
+        if latest is None:
             raise BackupError("no succeeded backup found (neither recorded nor in backup storage)")
+        key = latest
     elif ref.endswith(".dump"):
         key = ref
     else:
@@ -200,12 +201,14 @@ def _fetch_verified(ref: BackupRef) -> FetchedDump:
     storage = st.backup_storage()
     clock = time.monotonic()
     try:
-        path = st.local_path(storage, ref.key)
-        temporary = path is None
-        if temporary:
+        local = st.local_path(storage, ref.key)
+        temporary = local is None
+        if local is None:
             path = st.download_to_temp(storage, ref.key, getattr(settings, "BACKUP_TEMP_DIR", None))
-        elif not os.path.exists(path):
-            raise FileNotFoundError(path)
+        elif os.path.exists(local):
+            path = local
+        else:
+            raise FileNotFoundError(local)
     except FileNotFoundError as exc:
         raise BackupError(f"dump {ref.key} not found in backup storage") from exc
     except Exception as exc:
@@ -270,7 +273,7 @@ class RestoreResult:
 
 
 def _catalogue_snapshot() -> list[dict]:
-    return list(BackupRecord.objects.values())
+    return [dict(row) for row in BackupRecord.objects.values()]
 
 
 def _catalogue_put_back(rows: list[dict], *, restored: BackupRef) -> None:
@@ -358,7 +361,7 @@ def backup_restore(
     finally:
         fetched.cleanup()
     problems = _compare_tables(backup.manifest, actual)
-    if same_db:
+    if catalogue is not None:
         _catalogue_put_back(catalogue, restored=backup)
     logger.warning(
         "database restored",

@@ -8,7 +8,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -55,7 +55,7 @@ def upload_stream(storage: Storage, key: str, stream: BinaryIO) -> tuple[str, in
     upload_fileobj, which does a multipart upload for a non-seekable stream (and aborts it on error).
     """
     reader = HashingReader(stream)
-    stored = storage.save(key, File(reader, name=key))
+    stored = storage.save(key, File(reader, name=key))  # type: ignore[arg-type]  # a file-like reader
     return stored, reader.size, reader.sha256.hexdigest()
 
 
@@ -90,8 +90,9 @@ def download_to_temp(storage: Storage, key: str, directory: str | None = None) -
     try:
         with os.fdopen(fd, "wb") as out:
             if hasattr(storage, "bucket"):  # S3Storage: a ranged, threaded download, no buffering in memory
-                name = storage._normalize_name(key)  # the same name S3Storage itself uses for this key
-                storage.bucket.Object(name).download_fileobj(out, Config=storage.transfer_config)
+                s3 = cast(Any, storage)  # S3Storage; imported lazily, see the module docstring
+                name = s3._normalize_name(key)  # the same name S3Storage itself uses for this key
+                s3.bucket.Object(name).download_fileobj(out, Config=s3.transfer_config)
             else:
                 with storage.open(key, "rb") as src:
                     shutil.copyfileobj(src, out, CHUNK_SIZE)
@@ -109,7 +110,7 @@ def delete_quietly(storage: Storage, key: str) -> None:
 
 def list_keys(storage: Storage, prefix: str) -> list[str]:
     """Every key under prefix (recursive), sorted."""
-    keys = []
+    keys: list[str] = []
     try:
         dirs, files = storage.listdir(prefix)
     except FileNotFoundError:
