@@ -58,11 +58,11 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         context = {"request_id": request_id}
-        traceparent = _TRACEPARENT.match(request.headers.get("traceparent", ""))
+        traceparent = _TRACEPARENT.match(request.META.get("HTTP_TRACEPARENT", ""))
         if traceparent:  # without tracing, the caller's trace id still ties our lines to its trace
             context["trace_id"] = traceparent.group("trace_id")
         # A fresh context per request, left in place after it: Django's own "django.request" line is written
