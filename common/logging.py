@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from django.utils.functional import SimpleLazyObject, empty
 from opentelemetry import trace as _otel_trace
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
@@ -69,8 +70,6 @@ def bind_request(request) -> None:
 
 def user_id_of(request) -> str | None:
     """The user's id if authentication already ran (session or DRF/JWT); never triggers a lookup itself."""
-    from django.utils.functional import SimpleLazyObject, empty
-
     user = request.__dict__.get("user") if request is not None else None
     if user is None:
         return None
