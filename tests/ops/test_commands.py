@@ -98,3 +98,38 @@ def test_sqlite_round_trip_with_the_online_backup_api(tmp_path):
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT count(*), count(DISTINCT body) FROM scratch_notes").fetchone()
     assert rows == (100, 100)
+
+
+def test_backup_list_shows_each_backup_newest_first(transactional_db):
+    import datetime as dt
+    from io import StringIO
+
+    from django.utils import timezone
+
+    from tests.ops.factories import BackupRecordFactory
+
+    old = BackupRecordFactory(started_at=timezone.now() - dt.timedelta(days=2))
+    new = BackupRecordFactory(status=BackupStatus.FAILED, verify_ok=None)
+    out = StringIO()
+
+    call_command("backup_list", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("id")
+    assert [line.split()[0] for line in lines[1:]] == [str(new.id), str(old.id)]
+
+
+def test_prune_task_applies_the_retention_setting(transactional_db, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from ops.tasks import prune_task
+    from tests.ops.factories import BackupRecordFactory
+
+    settings.BACKUP_RETENTION_DAYS = 30
+    BackupRecordFactory(started_at=timezone.now() - dt.timedelta(days=40), key="")
+    keep = BackupRecordFactory(key="")
+
+    assert prune_task() == 1
+    assert list(BackupRecord.objects.values_list("id", flat=True)) == [keep.id]

@@ -152,3 +152,17 @@ def test_restore_gives_up_when_the_app_holds_locks_and_changes_nothing(seeded, b
             call_command("restore", "latest", "--yes", "--no-safety-backup")
 
     assert table_facts() == before
+
+
+def test_restore_of_an_older_backup_says_which_migrations_to_apply(seeded, backup_dir):
+    from io import StringIO
+
+    _, _, manifest_path = _backup(backup_dir)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["migrations"].remove("ops.0002_default_backup_schedule")
+    manifest_path.write_text(json.dumps(manifest))
+    out = StringIO()
+
+    call_command("restore", "latest", "--yes", "--no-safety-backup", stdout=out)
+
+    assert "1 migration(s) of this code are newer than the backup: run `manage.py migrate`" in out.getvalue()
