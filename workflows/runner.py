@@ -13,6 +13,7 @@ How it stays correct when deliveries are duplicated or a worker dies (see docs/A
   running steps finish within their own timeout, steps not started are recorded as ``skipped``.
 """
 
+import contextvars
 import json
 import logging
 import os
@@ -338,7 +339,9 @@ class _Run:
                 failed.append(step["id"])
                 continue
             step_type, config = prepared
+            # Each step thread carries the task's log context (request_id, execution_id).
             future = pool.submit(
+                contextvars.copy_context().run,
                 run_step_attempts,
                 step_type=step_type,
                 config=config,

@@ -395,3 +395,20 @@ def test_cancel_while_a_step_runs_stops_at_the_next_boundary(scripted, settings)
     assert execution.status == ExecutionStatus.CANCELLED
     records = step_runs(execution)
     assert (records["a"].status, records["b"].status) == (StepStatus.COMPLETED, StepStatus.SKIPPED)
+
+
+def test_step_threads_carry_the_log_context(monkeypatch):
+    from common import logging as log_context
+
+    seen = {}
+
+    class ContextStep(ScriptedStep):
+        def run(self, *, config, timeout):
+            seen.update(log_context.get_context())
+            return {"ok": True}
+
+    monkeypatch.setitem(REGISTRY, "scripted", ContextStep())
+    execution = make_execution(steps({"id": "a", "type": "scripted", "config": {}}))
+    with log_context.bound(request_id="req-123"):
+        run(execution)
+    assert seen.get("request_id") == "req-123"
