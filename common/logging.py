@@ -323,5 +323,8 @@ def build_logging(*, fmt: str, level: str, service: str, environment: str, versi
             "celery": {"level": level},
             # Failing checks are reported by the health endpoints; one traceback per probe would flood the logs.
             "health_check": {"level": "ERROR"},
+            # httpx logs every request URL at INFO, query string included: a key passed there would leak.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }

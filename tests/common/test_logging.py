@@ -311,3 +311,10 @@ def test_request_and_execution_ids_are_carried_into_the_task(celery_app):
     assert seen_contexts[0]["task"] == "obs.tests.record_context"
     (record,) = capture.records
     assert (record["request_id"], record["execution_id"]) == ("req-into-task", "exec-42")
+
+
+def test_http_client_request_urls_are_not_logged_at_info():
+    from django.conf import settings
+
+    assert settings.LOGGING["loggers"]["httpx"]["level"] == "WARNING"
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
