@@ -48,20 +48,25 @@ services:
 MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py projects/permissions.py \
 	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py \
 	common/metrics.py common/metrics_view.py common/logging.py common/middleware.py common/health.py common/tracing.py \
-	common/celery_observability.py
+	common/celery_observability.py workflows/services.py workflows/selectors.py workflows/runner.py \
+	ops/services.py ops/selectors.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy $(MYPY_PATHS)
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check
 
 test: system-deps services lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest --cov --cov-report=term --cov-report=xml --create-db $(PYTEST_ARGS)
 
+# Benchmarks (not tests): each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 bench: $(VENV)/.dev-installed system-deps services
-	$(PY) bench/run.py
+	$(PY) bench/baseline.py
+	$(PY) bench/observability.py
+	$(PY) bench/executions.py
+	$(PY) bench/backup.py
 
 clean:
 	rm -rf $(VENV) var .coverage coverage.xml .pytest_cache .ruff_cache

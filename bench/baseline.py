@@ -7,8 +7,17 @@ compare against these figures. Usage: .venv/bin/python bench/baseline.py [--dura
 import argparse
 import json
 
-from harness import base_env, drop_database, gunicorn, login, manage, recreate_database, seed_user_with_projects
-from harness import wrk, write_result
+from harness import (
+    base_env,
+    drop_database,
+    gunicorn,
+    login,
+    manage,
+    recreate_database,
+    seed_user_with_projects,
+    write_result,
+    wrk,
+)
 
 PASSWORD = "bench-password-Zx81!"
 
@@ -21,11 +30,15 @@ def run(duration: int, env_extra: dict | None = None, database: str = "aiassista
         seed_user_with_projects(env, PASSWORD)
         with gunicorn(env) as base:
             token = login(base, "bench@example.com", PASSWORD)
-            projects = wrk(f"{base}/api/v1/projects/", duration=duration,
-                           headers={"Authorization": f"Bearer {token}"})
+            projects = wrk(f"{base}/api/v1/projects/", duration=duration, headers={"Authorization": f"Bearer {token}"})
             body = json.dumps({"email": "bench@example.com", "password": PASSWORD})
-            logins = wrk(f"{base}/api/v1/auth/login/", duration=duration, method="POST", body=body,
-                         headers={"Content-Type": "application/json"})
+            logins = wrk(
+                f"{base}/api/v1/auth/login/",
+                duration=duration,
+                method="POST",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
     finally:
         drop_database(database)
     return {"GET /api/v1/projects/": projects, "POST /api/v1/auth/login/": logins}

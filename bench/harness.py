@@ -47,8 +47,9 @@ def base_env(database: str, **extra) -> dict:
 
 
 def manage(env: dict, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, input=stdin, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
     return result.stdout
@@ -60,8 +61,11 @@ def recreate_database(name: str) -> None:
 
 
 def drop_database(name: str) -> None:
-    subprocess.run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-                   check=False, capture_output=True)
+    subprocess.run(
+        ["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        check=False,
+        capture_output=True,
+    )
 
 
 SEED = """
@@ -81,32 +85,40 @@ def seed_user_with_projects(env: dict, password: str) -> None:
 def gunicorn(env: dict, workers: int = 2):
     port = free_port()
     env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers))
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([str(Path(PYTHON).with_name("gunicorn")), "-c", "config/gunicorn.conf.py", "config.wsgi"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/v1/schema/", timeout=2)  # noqa: S310 - loopback only
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}") from None
-                time.sleep(0.3)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [str(Path(PYTHON).with_name("gunicorn")), "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/api/v1/schema/", timeout=2)  # noqa: S310 - loopback only
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}") from None
+                    time.sleep(0.3)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
 
 
 def login(base: str, email: str, password: str) -> str:
-    request = urllib.request.Request(f"{base}/api/v1/auth/login/", method="POST",
-                                     data=json.dumps({"email": email, "password": password}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/api/v1/auth/login/",
+        method="POST",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
         return json.load(response)["access_token"]
 
@@ -119,21 +131,26 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, *, duration: int = 10, connections: int = 16, threads: int = 2, headers: dict | None = None,
-        method: str = "GET", body: str | None = None) -> dict:
+def wrk(
+    url: str,
+    *,
+    duration: int = 10,
+    connections: int = 16,
+    threads: int = 2,
+    headers: dict | None = None,
+    method: str = "GET",
+    body: str | None = None,
+) -> dict:
     """Run wrk and return requests/s, p50/p99 latency (ms) and non-2xx counts."""
-    script = None
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
-    if method != "GET":
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(f'wrk.method = "{method}"\nwrk.body = {json.dumps(body or "")}\n')
-        script.close()
-        args += ["-s", script.name]
-    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    if script:
-        os.unlink(script.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if method != "GET":
+            script.write(f'wrk.method = "{method}"\nwrk.body = {json.dumps(body or "")}\n')
+            script.flush()
+            args += ["-s", script.name]
+        output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),

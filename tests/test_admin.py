@@ -30,8 +30,10 @@ def test_admin_login_with_csrf_token_works():
     client = Client(enforce_csrf_checks=True)
     client.get("/admin/login/")
     token = client.cookies["csrftoken"].value
-    response = client.post("/admin/login/", {"username": staff.email, "password": PASSWORD,
-                                             "csrfmiddlewaretoken": token, "next": "/admin/"})
+    response = client.post(
+        "/admin/login/",
+        {"username": staff.email, "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/admin/"},
+    )
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
 

@@ -98,7 +98,7 @@ def resolve(host: str, port: int) -> VettedTarget:
         raise ResolutionError(f"could not resolve host {host!r}", transient=transient) from None
     except UnicodeError:
         raise RefusedAddress(f"refused: {host!r} is not a valid host name") from None
-    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))  # unique, resolver order
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))  # unique, resolver order
     if not addresses:
         raise ResolutionError(f"could not resolve host {host!r}", transient=True)
     if not is_allowed_host(host, port):

@@ -15,7 +15,7 @@ import types
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -149,7 +149,7 @@ def _single_expression(ast: nodes.Template) -> nodes.Expr | None:
 
 @dataclass(frozen=True)
 class _Compiled:
-    template: object
+    template: Template
     is_expression: bool
     ast: nodes.Template = field(repr=False)
 

@@ -12,8 +12,9 @@ CHECK_JSONSCHEMA = str(Path(sys.executable).with_name("check-jsonschema"))
 
 
 def validate(schema: str, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([CHECK_JSONSCHEMA, "--builtin-schema", schema, str(path)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [CHECK_JSONSCHEMA, "--builtin-schema", schema, str(path)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_compose_file_matches_compose_spec():

@@ -108,7 +108,7 @@ class LlmStep(StepType):
         base_url = getattr(settings, "LLM_API_BASE_URL", "").rstrip("/")
         if not base_url.startswith(("https://", "http://")):
             raise StepError("LLM_API_BASE_URL is not an http(s) URL: the operator must configure it")
-        model = config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "gpt-4o-mini")
+        model = str(config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "gpt-4o-mini"))
         messages = config["messages"] if "messages" in config else [{"role": "user", "content": config["prompt"]}]
         payload = {"model": model, "messages": messages}
         for key in ("temperature", "max_tokens"):
