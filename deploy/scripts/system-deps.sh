@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing system packages: ${need[*]}"
 apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The prometheus packages enable daemons (Prometheus 9090, Alertmanager 9093, node-exporter 9100) where systemd
 # runs. The tests start their own Prometheus on a free port; a system one would only hold the host ports of the
 # monitoring compose stack, so stop and disable what this script just installed.
