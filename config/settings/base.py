@@ -290,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.recover_stale_executions",
         "schedule": WORKFLOW_RECOVERY_INTERVAL,
     },
+    # simplejwt's blacklist grows with every login and refresh; expired rows are useless (PITFALLS.md).
+    "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
 }
 
 SESSION_COOKIE_HTTPONLY = True
