@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,30 +13,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.support import database_url, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url(**overrides) -> str:
-    """The URL of the test database pytest-django created (gunicorn must see the same migrated schema)."""
-    db = settings.DATABASES["default"]
-    parts = {
-        "user": db.get("USER") or "postgres",
-        "password": db.get("PASSWORD") or "",
-        "host": db.get("HOST") or "127.0.0.1",
-        "port": db.get("PORT") or 5432,
-        "name": db["NAME"],
-    }
-    parts.update(overrides)
-    auth = parts["user"] + (f":{parts['password']}" if parts["password"] else "")
-    return f"postgres://{auth}@{parts['host']}:{parts['port']}/{parts['name']}"
 
 
 def production_env(**overrides) -> dict:

@@ -5,8 +5,9 @@ import uuid
 
 import pytest
 
-from tests.common.servers import METRICS_TOKEN, Gunicorn, free_port
+from tests.common.servers import METRICS_TOKEN, Gunicorn
 from tests.factories import UserFactory
+from tests.support import free_port
 
 TOKEN = "in-process-metrics-token-0123456789"
 DETAILED_CHECKS = {"database", "cache", "broker", "migrations", "storage", "disk", "memory", "cpu"}
@@ -174,7 +175,7 @@ def empty_database():
     """A real, reachable PostgreSQL database on which no migration was ever applied."""
     import psycopg
 
-    from tests.common.servers import database_url
+    from tests.support import database_url
 
     name = f"obs_empty_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(database_url(name="postgres"), autocommit=True)

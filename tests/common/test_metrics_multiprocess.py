@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common import logging as log_context
 from projects.models import Role
-from tests.common.servers import Gunicorn, free_port
+from tests.common.servers import Gunicorn
 from tests.factories import MembershipFactory, WorkflowFactory
+from tests.support import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -95,7 +96,8 @@ def test_database_metrics_come_from_the_pooled_prometheus_engine(gunicorn_3_work
 def worker_with_metrics(tmp_path, settings):
     import redis
 
-    from tests.workflows.conftest import Worker, _database_url
+    from tests.support import database_url
+    from tests.workflows.conftest import Worker
 
     queue = f"obs-worker-{uuid.uuid4().hex[:10]}"
     settings.WORKFLOW_EXECUTION_QUEUE = queue
@@ -103,7 +105,7 @@ def worker_with_metrics(tmp_path, settings):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.CACHES["default"]["LOCATION"],
         "WORKFLOW_EXECUTION_QUEUE": queue,

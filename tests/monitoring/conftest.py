@@ -2,15 +2,15 @@
 
 import json
 import shutil
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
@@ -29,13 +29,6 @@ def require_binary(name: str) -> str:
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run a command and return its completed process (stdout and stderr as text)."""
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop_process(proc: subprocess.Popen) -> None:
@@ -57,22 +50,6 @@ def http_get(url: str, headers: dict | None = None, timeout: float = 5) -> tuple
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def wait_until(check, timeout: float, interval: float = 0.25, message: str = "condition"):
-    """Call check() until it returns a truthy value or the timeout passes; return that value or fail."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError as exc:  # server not listening yet
-            last_error = exc
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {message} (last error: {last_error})")
 
 
 class Prometheus:
@@ -98,7 +75,7 @@ class Prometheus:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(self._ready, timeout=30, message=f"Prometheus on port {self.port} to be ready")
+            wait_for(self._ready, timeout=30, message=f"Prometheus on port {self.port} to be ready")
         except BaseException:
             self.stop()
             raise

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.monitoring.conftest import MONITORING, REPO, Prometheus, free_port, http_get, wait_until
+from tests.monitoring.conftest import MONITORING, REPO, Prometheus, http_get
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,7 @@ def gunicorn(tmp_path):
         return http_get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
 
     try:
-        status, body = wait_until(metrics_answer, timeout=30, message="gunicorn to answer /metrics")
+        status, body = wait_for(metrics_answer, timeout=30, message="gunicorn to answer /metrics")
         assert status == 200, f"/metrics with the token answered {status}: {body[:300]!r}"
         yield url
     finally:
@@ -122,7 +123,7 @@ def test_prometheus_scrapes_gunicorn_with_the_bearer_token(gunicorn, prometheus)
         values = (_value(prometheus, health), _value(prometheus, not_found), _value(prometheus, latency))
         return values if values == (HEALTH_REQUESTS, NOT_FOUND_REQUESTS, HEALTH_REQUESTS) else None
 
-    wait_until(scraped_all, timeout=30, interval=0.5, message="the requests to appear in Prometheus")
+    wait_for(scraped_all, timeout=30, interval=0.5, message="the requests to appear in Prometheus")
     assert _value(prometheus, 'up{job="aiassistant-web"}') == 1
     # Counted across the three workers: one scrape sees every worker's requests (multiprocess mode).
     assert _value(prometheus, health) == HEALTH_REQUESTS
@@ -135,6 +136,6 @@ def test_prometheus_with_a_wrong_token_gets_401(gunicorn, prometheus):
         targets = [t for t in json.loads(body)["data"]["activeTargets"] if t["labels"]["job"] == "wrong-token"]
         return targets[0] if targets and targets[0]["health"] == "down" else None
 
-    target = wait_until(wrong_token_target, timeout=30, interval=0.5, message="the wrong-token scrape to fail")
+    target = wait_for(wrong_token_target, timeout=30, interval=0.5, message="the wrong-token scrape to fail")
     assert "401" in target["lastError"]
     assert _value(prometheus, 'up{job="wrong-token"}') == 0

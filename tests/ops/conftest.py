@@ -4,7 +4,6 @@ moto's ThreadedMotoServer is a stand-in for S3 (no S3 service runs here): boto3 
 it exactly as to S3, but it does not reproduce S3's durability, KMS or cross-region replication.
 """
 
-import socket
 import uuid
 
 import boto3
@@ -13,13 +12,8 @@ from django.db import connection
 
 from ops.engines import engine_for
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, WorkflowFactory
+from tests.support import free_port
 from workflows.models import Execution, ExecutionStatus, StepRun, WorkflowVersion
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_storage_settings(location) -> dict:

@@ -49,7 +49,7 @@ def _run(*args, env):
 
 
 def test_backup_process_exits_non_zero_with_one_line_on_stderr(transactional_db):
-    from tests.ops.conftest import free_port
+    from tests.support import free_port
 
     env = {
         **os.environ,

@@ -10,13 +10,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
-from django.db import connection
 
 from tests.factories import WorkflowFactory
+from tests.support import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -103,16 +102,6 @@ def local_server():
 # -- real Celery worker processes ----------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    """The test database (test_<name>) as a URL, so that a worker process sees what the tests commit."""
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 class Worker:
     """A `celery -A config worker` process (its own process group, so that a kill takes its pool too)."""
 
@@ -169,7 +158,7 @@ def start_worker(transactional_db, settings, tmp_path):
     base_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.CACHES["default"]["LOCATION"],
         "WORKFLOW_EXECUTION_QUEUE": queue,
@@ -201,14 +190,3 @@ def start_worker(transactional_db, settings, tmp_path):
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
         client.delete(queue)
         client.close()
-
-
-def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
-    """Poll until predicate() returns something truthy; return it, or fail naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

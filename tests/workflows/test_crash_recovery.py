@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from tests.factories import MembershipFactory, WorkflowFactory
-from tests.workflows.conftest import wait_for
+from tests.support import wait_for
 from workflows import services
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.factories import WorkflowFactory
-from tests.workflows.conftest import wait_for
+from tests.support import wait_for
 from workflows import runner
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, WorkflowVersion
 from workflows.steps import REGISTRY

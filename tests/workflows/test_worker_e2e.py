@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from tests.factories import transform_definition
-from tests.workflows.conftest import wait_for
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
