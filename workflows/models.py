@@ -1,8 +1,22 @@
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from common.models import BaseModel
+
+
+def elapsed_ms(started_at, finished_at) -> int | None:
+    """Milliseconds between two timestamps, None until both are known (executions and step runs)."""
+    if started_at is None or finished_at is None:
+        return None
+    return int((finished_at - started_at).total_seconds() * 1000)
+
+
+def json_size(value) -> int:
+    """Bytes of a value as compact JSON: what the input and step-output caps measure."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 class Workflow(BaseModel):
@@ -98,9 +112,7 @@ class Execution(BaseModel):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return elapsed_ms(self.started_at, self.finished_at)
 
 
 class StepStatus(models.TextChoices):
@@ -132,6 +144,4 @@ class StepRun(BaseModel):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return elapsed_ms(self.started_at, self.finished_at)

@@ -14,7 +14,6 @@ How it stays correct when deliveries are duplicated or a worker dies (see docs/A
 """
 
 import contextvars
-import json
 import logging
 import os
 import socket
@@ -31,7 +30,7 @@ from django.utils import timezone
 
 from common.metrics import record_execution_finished, record_step_finished
 from workflows.definition import step_levels
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
 from workflows.steps import get_step_type
 from workflows.steps.base import StepError
 from workflows.templating import TemplateRenderError, render
@@ -76,10 +75,6 @@ def _scrub(value, secrets):
     return value
 
 
-def _json_size(value) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 @dataclass
 class StepOutcome:
     """What a step's attempts came to (computed in a worker thread, stored by the runner thread)."""
@@ -93,7 +88,7 @@ class StepOutcome:
 def _attempt(step_type, config: dict, timeout: float):
     output = step_type.run(config=config, timeout=timeout)
     try:
-        size = _json_size(output)
+        size = json_size(output)
     except (TypeError, ValueError) as exc:
         raise StepError(f"output is not JSON-serialisable: {exc}") from None
     limit = settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
@@ -403,7 +398,7 @@ class _Run:
                 output = {step_id: value["output"] for step_id, value in steps.items()}
         except TemplateRenderError as exc:
             return self._end(ExecutionStatus.FAILED, error=f"output: {exc}")
-        size, limit = _json_size(output), settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
+        size, limit = json_size(output), settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
         if size > limit:
             return self._end(ExecutionStatus.FAILED, error=f"output: {size} bytes, over the limit of {limit} bytes")
         return self._end(ExecutionStatus.COMPLETED, output=output)

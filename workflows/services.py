@@ -16,7 +16,7 @@ from common.metrics import record_execution_finished
 from projects.models import Project, Role
 from projects.permissions import require_role
 from workflows.definition import DefinitionError, validate_definition
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, Workflow, WorkflowVersion
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, Workflow, WorkflowVersion, json_size
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -104,10 +104,6 @@ def _fingerprint(payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _json_size(value) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 def _enqueue(execution_id) -> None:
     from workflows.tasks import run_execution  # the task module imports the runner; keep imports one-way
 
@@ -140,7 +136,7 @@ def execution_start(
     """
     if not isinstance(input, dict):
         raise ServiceError("The input must be a JSON object.", field="input")
-    if _json_size(input) > settings.WORKFLOW_INPUT_MAX_BYTES:
+    if json_size(input) > settings.WORKFLOW_INPUT_MAX_BYTES:
         raise ServiceError(f"The input is larger than {settings.WORKFLOW_INPUT_MAX_BYTES} bytes.", field="input")
     fingerprint = _fingerprint({"input": input})
     if idempotency_key:
