@@ -24,6 +24,7 @@ from health_check.contrib.psutil import CPU, Disk, Memory
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 
+from common.metrics import migration_state
 from common.metrics_view import bearer_token_valid
 
 STARTED_AT = time.monotonic()
@@ -70,11 +71,8 @@ class MigrationsCheck(HealthCheck):
     def run(self):
         if _MIGRATIONS_APPLIED.get(self.alias):
             return
-        from django.db.migrations.executor import MigrationExecutor
-
         try:
-            executor = MigrationExecutor(connections[self.alias])
-            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            _, plan = migration_state(self.alias)
         except Exception as exc:
             raise ServiceUnavailable("cannot read the migration state") from exc
         finally:

@@ -190,6 +190,15 @@ class CeleryQueueCollector:
 # --- Migrations: django-prometheus' gauges, computed at scrape time (not at every process start) -----------------
 
 
+def migration_state(alias: str = "default"):
+    """(applied migration keys, plan of unapplied migrations) for one database: health and metrics share it."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[alias])
+    return executor.loader.applied_migrations, executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
 class MigrationsCollector:
     """django_migrations_applied_total / django_migrations_unapplied_total{connection}, cached for a minute.
 
@@ -204,13 +213,11 @@ class MigrationsCollector:
 
     def _counts(self) -> dict[str, tuple[int, int]]:
         from django.db import connections
-        from django.db.migrations.executor import MigrationExecutor
 
         counts = {}
         for alias in connections:
-            executor = MigrationExecutor(connections[alias])
-            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-            counts[alias] = (len(executor.loader.applied_migrations), len(plan))
+            applied, plan = migration_state(alias)
+            counts[alias] = (len(applied), len(plan))
         return counts
 
     def collect(self):
