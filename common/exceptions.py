@@ -1,6 +1,7 @@
 """One error shape for the whole API: RFC 9457 problem details (application/problem+json)."""
 
 import contextlib
+import functools
 import logging
 from http import HTTPStatus
 
@@ -49,6 +50,7 @@ def problem_response(status_code: int, detail: str, **kwargs) -> JsonResponse:
     return JsonResponse(problem(status_code, detail, **kwargs), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+@functools.cache
 def _unavailable_exceptions() -> tuple[type[BaseException], ...]:
     """Errors that mean a dependency (database, cache, broker) is down rather than a bug in the request."""
     from django.db import InterfaceError, OperationalError
@@ -68,6 +70,11 @@ def _unavailable_exceptions() -> tuple[type[BaseException], ...]:
 
         found.append(BrokerError)
     return tuple(found)
+
+
+def server_error_response() -> JsonResponse:
+    """500 problem+json that says nothing of the cause (it is logged, never sent)."""
+    return problem_response(500, "An unexpected error occurred; it has been logged.", code="server_error")
 
 
 def dependency_unavailable_response(exc: BaseException) -> JsonResponse | None:

@@ -9,7 +9,7 @@ from django_prometheus.utils import Time, TimeSince
 
 from common import logging as log_context
 from common import metrics
-from common.exceptions import dependency_unavailable_response, problem_response
+from common.exceptions import dependency_unavailable_response, server_error_response
 
 logger = logging.getLogger("aiassistant.errors")
 
@@ -30,7 +30,7 @@ class ApiProblemMiddleware:
         if unavailable is not None:
             return unavailable
         logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return problem_response(500, "An unexpected error occurred; it has been logged.", code="server_error")
+        return server_error_response()
 
 
 # --- Observability: request id, request log line, active users -------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.views import defaults
 
-from common.exceptions import problem_response
+from common.exceptions import problem_response, server_error_response
 
 
 def _is_api(request) -> bool:
@@ -22,5 +22,5 @@ def handler404(request, exception=None):
 
 def handler500(request):
     if _is_api(request):
-        return problem_response(500, "An unexpected error occurred; it has been logged.", code="server_error")
+        return server_error_response()
     return defaults.server_error(request)
