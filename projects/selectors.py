@@ -6,10 +6,14 @@ from django.http import Http404
 from projects.models import Membership, Project
 
 
+def role_subquery(*, user, project_ref: str = "pk") -> Subquery:
+    """The user's role in the project at `project_ref` of the outer query, for `.annotate(role=...)`."""
+    return Subquery(Membership.objects.filter(project=OuterRef(project_ref), user=user).values("role")[:1])
+
+
 def project_list(*, user) -> QuerySet[Project]:
     """The user's projects, each annotated with the user's `role`."""
-    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-    return Project.objects.filter(memberships__user=user).annotate(role=Subquery(role))
+    return Project.objects.filter(memberships__user=user).annotate(role=role_subquery(user=user))
 
 
 def project_get(*, user, project_id) -> Project:
@@ -29,8 +33,3 @@ def membership_get(*, project: Project, membership_id) -> Membership:
         return membership_list(project=project).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-
-
-def role_of(*, user, project: Project) -> str | None:
-    """The user's role in the project, or None for a non-member."""
-    return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()

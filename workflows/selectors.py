@@ -1,20 +1,17 @@
 """Workflow reads, always scoped to the projects the user belongs to (404 for anyone else)."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import Http404
 
-from projects.models import Membership, Project
-from workflows.models import Execution, StepRun, Workflow, WorkflowVersion
-
-
-def _role_of_user(user, project_ref: str):
-    return Subquery(Membership.objects.filter(project=OuterRef(project_ref), user=user).values("role")[:1])
+from projects.models import Project
+from projects.selectors import role_subquery
+from workflows.models import Execution, Workflow, WorkflowVersion
 
 
 def workflow_list(*, user, project: Project) -> QuerySet[Workflow]:
     """Workflows of a project the user belongs to (the project comes from projects.selectors.project_get)."""
     return Workflow.objects.filter(project=project, project__memberships__user=user).annotate(
-        role=_role_of_user(user, "project")
+        role=role_subquery(user=user, project_ref="project")
     )
 
 
@@ -23,7 +20,7 @@ def workflow_get(*, user, workflow_id) -> Workflow:
     try:
         return (
             Workflow.objects.filter(project__memberships__user=user)
-            .annotate(role=_role_of_user(user, "project"))
+            .annotate(role=role_subquery(user=user, project_ref="project"))
             .select_related("project")
             .get(pk=workflow_id)
         )
@@ -46,14 +43,10 @@ def execution_get(*, user, execution_id) -> Execution:
     try:
         return (
             Execution.objects.filter(workflow__project__memberships__user=user)
-            .annotate(role=_role_of_user(user, "workflow__project"))
+            .annotate(role=role_subquery(user=user, project_ref="workflow__project"))
             .select_related("workflow", "workflow_version")
             .prefetch_related("step_runs")
             .get(pk=execution_id)
         )
     except (Execution.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-
-
-def step_run_list(*, execution: Execution) -> QuerySet[StepRun]:
-    return StepRun.objects.filter(execution=execution).order_by("created_at")
