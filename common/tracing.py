@@ -98,8 +98,3 @@ def shutdown_tracing() -> None:
             _provider.force_flush()
             # The global provider cannot be replaced; its processors are dropped so that no span is exported.
             _provider._active_span_processor._span_processors = ()
-
-
-def django_middleware_installed() -> bool:
-    """True when the OpenTelemetry Django middleware is in settings.MIDDLEWARE (instrumentation is on)."""
-    return any(name.startswith("opentelemetry.") for name in settings.MIDDLEWARE)
