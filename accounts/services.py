@@ -5,16 +5,17 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from common import metrics
-from common.exceptions import ServiceError
+from common.errors import AuthenticationFailed, Invalid
+from common.services import model_update
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
+REFRESH_REFUSED = "The refresh token is invalid, expired or already used."
 
 
 def token_pair_for(user: User) -> dict:
@@ -37,12 +38,12 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
     """Create an account; the password must satisfy Django's validators."""
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise ServiceError("An account with this email already exists.", field="email")
+        raise Invalid("An account with this email already exists.", field="email")
     user = User(email=email, full_name=full_name)
     try:
         validate_password(password, user=user)
     except ValidationError as exc:
-        raise ServiceError(" ".join(exc.messages), field="password") from exc
+        raise Invalid(" ".join(exc.messages), field="password") from exc
     user.set_password(password)
     user.full_clean()
     user.save()
@@ -54,7 +55,7 @@ def user_login(*, request, email: str, password: str) -> User:
     user = authenticate(request, email=User.objects.normalize_email(email).lower(), password=password)
     if user is None:
         metrics.record_login(result="failure")
-        raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
     metrics.record_login(result="success")
     return user
 
@@ -69,9 +70,7 @@ def token_refresh(*, refresh_token: str) -> dict:
             raise TokenError("The token's user is inactive or gone.")
         refresh.blacklist()
     except TokenError as exc:
-        raise exceptions.AuthenticationFailed(
-            "The refresh token is invalid, expired or already used.", code="token_not_valid"
-        ) from exc
+        raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
     return token_pair_for(user)
 
 
@@ -80,9 +79,7 @@ def token_revoke(*, refresh_token: str) -> None:
     try:
         RefreshToken(refresh_token).blacklist()  # type: ignore[arg-type]
     except TokenError as exc:
-        raise exceptions.AuthenticationFailed(
-            "The refresh token is invalid, expired or already used.", code="token_not_valid"
-        ) from exc
+        raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
 
 
 def user_tokens_revoke_all(*, user: User) -> int:
@@ -95,12 +92,9 @@ def user_tokens_revoke_all(*, user: User) -> int:
 
 
 @transaction.atomic
-def user_update(*, user: User, full_name: str | None = None) -> User:
-    """Update the profile fields a user may change about themselves."""
-    if full_name is not None:
-        user.full_name = full_name
-    user.full_clean()
-    user.save(update_fields=["full_name"])
+def user_update(*, user: User, **fields) -> User:
+    """Update the profile fields a user may change about themselves (full_name)."""
+    model_update(instance=user, fields=("full_name",), data=fields)
     return user
 
 
@@ -108,11 +102,11 @@ def user_update(*, user: User, full_name: str | None = None) -> User:
 def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
     """Change the password (the old one is required) and end every other session."""
     if not user.check_password(old_password):
-        raise ServiceError("The current password is incorrect.", field="old_password")
+        raise Invalid("The current password is incorrect.", field="old_password")
     try:
         validate_password(new_password, user=user)
     except ValidationError as exc:
-        raise ServiceError(" ".join(exc.messages), field="new_password") from exc
+        raise Invalid(" ".join(exc.messages), field="new_password") from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
     user_tokens_revoke_all(user=user)

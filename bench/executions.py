@@ -131,6 +131,7 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
 
 def run_worker_only(workflow_id: str, count: int) -> dict:
     """Executions queued by the service directly (no HTTP): what the worker alone sustains."""
+    from projects.permissions import OPERATOR
     from workflows.models import Execution, Workflow
     from workflows.services import execution_start
 
@@ -138,7 +139,7 @@ def run_worker_only(workflow_id: str, count: int) -> dict:
     before = Execution.objects.filter(status="completed").count()
     started = time.monotonic()
     for n in range(count):
-        execution_start(workflow=workflow, input={"name": f"user {n}"}, actor=None)
+        execution_start(role=OPERATOR, workflow=workflow, input={"name": f"user {n}"}, actor=None)
     while Execution.objects.filter(status="completed").count() - before < count:
         time.sleep(0.05)
     elapsed = time.monotonic() - started

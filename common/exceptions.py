@@ -8,27 +8,15 @@ from http import HTTPStatus
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
+from common.errors import ApplicationError, Invalid
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("aiassistant.errors")
-
-
-class ServiceError(exceptions.APIException):
-    """A business rule refused the operation (raised by services, rendered as problem+json)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The request could not be processed."
-    default_code = "invalid"
-
-    def __init__(self, detail=None, *, code=None, status_code=None, field=None):
-        super().__init__(detail, code)
-        if status_code is not None:
-            self.status_code = status_code
-        self.field = field
 
 
 def problem(status_code: int, detail: str, *, title: str | None = None, code: str | None = None, **extra) -> dict:
@@ -97,8 +85,30 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+def application_error_response(exc: ApplicationError, *, auth_header: str | None = None) -> Response:
+    """The problem+json response of one of the project's own errors."""
+    headers = {}
+    status_code = exc.status
+    if status_code == 401:
+        # As DRF does for its own 401s: a 401 needs a challenge; a view that has none answers 403.
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        else:
+            status_code = 403
+    if isinstance(exc, Invalid) and exc.field_errors:
+        body = problem(status_code, exc.message, title="Validation failed", code="invalid", errors=exc.field_errors)
+    else:
+        body = problem(status_code, exc.message, code=exc.code)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
 def problem_exception_handler(exc, context):
     """DRF exception handler: every error leaves the API as problem+json."""
+    if isinstance(exc, ApplicationError):
+        view, request = context.get("view"), context.get("request")
+        auth_header = view.get_authenticate_header(request) if view is not None and request is not None else None
+        set_rollback()
+        return application_error_response(exc, auth_header=auth_header)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -118,13 +128,13 @@ def problem_exception_handler(exc, context):
     if wait := getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(wait))
 
-    if isinstance(exc, exceptions.ValidationError) or (isinstance(exc, ServiceError) and exc.field):
-        detail = exc.detail if isinstance(exc, exceptions.ValidationError) else {exc.field: [exc.detail]}
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
         if not isinstance(detail, dict):
             detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
         body = problem(
             exc.status_code,
-            "The request is invalid: see errors." if isinstance(exc, exceptions.ValidationError) else str(exc.detail),
+            "The request is invalid: see errors.",
             title="Validation failed",
             code="invalid",
             errors=detail,

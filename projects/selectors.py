@@ -1,8 +1,8 @@
 """Project reads, always scoped to the projects the user belongs to."""
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404
 
+from common.errors import NotFound
 from projects.models import Membership, Project
 
 
@@ -21,7 +21,7 @@ def project_get(*, user, project_id) -> Project:
     try:
         return project_list(user=user).get(pk=project_id)
     except (Project.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
+        raise NotFound from exc
 
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
@@ -32,4 +32,4 @@ def membership_get(*, project: Project, membership_id) -> Membership:
     try:
         return membership_list(project=project).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
+        raise NotFound from exc

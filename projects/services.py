@@ -4,7 +4,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User
-from common.exceptions import ServiceError
+from common.errors import Conflict, Invalid
+from common.services import model_update
 from projects.models import Membership, Project, Role
 from projects.permissions import require_role
 
@@ -23,7 +24,7 @@ def _unique_slug(base: str, *, exclude_id=None) -> str:
 def project_create(*, name: str, description: str = "", slug: str = "", actor: User) -> Project:
     """Create a project; the creator becomes its owner."""
     if slug and Project.objects.filter(slug=slug).exists():
-        raise ServiceError("A project with this slug already exists.", field="slug")
+        raise Invalid("A project with this slug already exists.", field="slug")
     project = Project(name=name, description=description, slug=slug or _unique_slug(name), created_by=actor)
     project.full_clean()
     project.save()
@@ -38,12 +39,8 @@ def project_update(*, project: Project, role: str, actor: User, **fields) -> Pro
     require_role(role, Role.ADMIN, "change the project")
     slug = fields.get("slug")
     if slug and Project.objects.exclude(pk=project.pk).filter(slug=slug).exists():
-        raise ServiceError("A project with this slug already exists.", field="slug")
-    for name in ("name", "slug", "description"):
-        if name in fields:
-            setattr(project, name, fields[name])
-    project.full_clean()
-    project.save()
+        raise Invalid("A project with this slug already exists.", field="slug")
+    model_update(instance=project, fields=("name", "slug", "description"), data=fields)
     return project
 
 
@@ -67,9 +64,9 @@ def project_member_add(*, project: Project, role: str, email: str, new_role: str
         require_role(role, Role.OWNER, "make someone an owner")
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None:
-        raise ServiceError("No active user has this email address; they must register first.", field="email")
+        raise Invalid("No active user has this email address; they must register first.", field="email")
     if Membership.objects.filter(project=project, user=user).exists():
-        raise ServiceError("This user is already a member of the project.", field="email")
+        raise Invalid("This user is already a member of the project.", field="email")
     membership = Membership(project=project, user=user, role=new_role, invited_by=actor)
     membership.full_clean()
     membership.save()
@@ -83,10 +80,8 @@ def project_member_update(*, membership: Membership, role: str, new_role: str, a
     if Role.OWNER in (membership.role, new_role):
         require_role(role, Role.OWNER, "change an owner")
     if membership.role == Role.OWNER and new_role != Role.OWNER and _owner_count(membership.project) <= 1:
-        raise ServiceError("The last owner cannot be demoted; make someone else owner first.", field="role")
-    membership.role = new_role
-    membership.full_clean()
-    membership.save(update_fields=["role", "updated_at"])
+        raise Invalid("The last owner cannot be demoted; make someone else owner first.", field="role")
+    model_update(instance=membership, fields=("role",), data={"role": new_role})
     return membership
 
 
@@ -98,9 +93,5 @@ def project_member_remove(*, membership: Membership, role: str, actor: User) -> 
         if membership.role == Role.OWNER:
             require_role(role, Role.OWNER, "remove an owner")
     if membership.role == Role.OWNER and _owner_count(membership.project) <= 1:
-        raise ServiceError(
-            "The last owner cannot leave the project; make someone else owner first.",
-            status_code=409,
-            code="last_owner",
-        )
+        raise Conflict("The last owner cannot leave the project; make someone else owner first.", code="last_owner")
     membership.delete()

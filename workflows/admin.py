@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
-from common.exceptions import ServiceError
+from common.errors import ApplicationError
+from projects.permissions import OPERATOR
 from workflows import services
 from workflows.models import FINAL_STATUSES, Execution, StepRun, Workflow, WorkflowVersion
 
@@ -80,10 +81,10 @@ class ExecutionAdmin(admin.ModelAdmin):
         cancelled = 0
         for execution in queryset.exclude(status__in=FINAL_STATUSES):
             try:
-                services.execution_cancel(execution=execution, actor=request.user)
+                services.execution_cancel(execution=execution, role=OPERATOR, actor=request.user)
                 cancelled += 1
-            except ServiceError as exc:
-                self.message_user(request, f"{execution.pk}: {exc.detail}", messages.WARNING)
+            except ApplicationError as exc:
+                self.message_user(request, f"{execution.pk}: {exc}", messages.WARNING)
         self.message_user(request, f"Cancellation requested for {cancelled} execution(s).", messages.SUCCESS)
 
     @admin.action(description="Re-run the selected executions (same input, current version)")
@@ -91,8 +92,8 @@ class ExecutionAdmin(admin.ModelAdmin):
         started = 0
         for execution in queryset.select_related("workflow"):
             try:
-                services.execution_rerun(execution=execution, actor=request.user)
+                services.execution_rerun(execution=execution, role=OPERATOR, actor=request.user)
                 started += 1
-            except ServiceError as exc:
-                self.message_user(request, f"{execution.pk}: {exc.detail}", messages.WARNING)
+            except ApplicationError as exc:
+                self.message_user(request, f"{execution.pk}: {exc}", messages.WARNING)
         self.message_user(request, f"Started {started} new execution(s).", messages.SUCCESS)

@@ -1,8 +1,8 @@
 """Workflow reads, always scoped to the projects the user belongs to (404 for anyone else)."""
 
 from django.db.models import QuerySet
-from django.http import Http404
 
+from common.errors import NotFound
 from projects.models import Project
 from projects.selectors import role_subquery
 from workflows.models import Execution, Workflow, WorkflowVersion
@@ -25,7 +25,7 @@ def workflow_get(*, user, workflow_id) -> Workflow:
             .get(pk=workflow_id)
         )
     except (Workflow.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
+        raise NotFound from exc
 
 
 def workflow_version_list(*, workflow: Workflow) -> QuerySet[WorkflowVersion]:
@@ -49,4 +49,4 @@ def execution_get(*, user, execution_id) -> Execution:
             .get(pk=execution_id)
         )
     except (Execution.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
+        raise NotFound from exc

@@ -5,14 +5,15 @@ import json
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from common.exceptions import ServiceError
+from common.errors import Conflict, Invalid, Unprocessable
 from common.metrics import record_execution_finished
+from common.services import model_update
 from projects.models import Project, Role
 from projects.permissions import require_role
 from workflows.definition import DefinitionError, validate_definition
@@ -32,7 +33,9 @@ def _validate(definition) -> None:
     try:
         validate_definition(definition)
     except DefinitionError as exc:
-        raise ValidationError({_definition_field(path): messages for path, messages in exc.errors.items()}) from exc
+        raise Invalid(
+            field_errors={_definition_field(path): messages for path, messages in exc.errors.items()}
+        ) from exc
 
 
 @transaction.atomic
@@ -70,17 +73,15 @@ def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fiel
     require_role(role, Role.EDITOR, "change workflows")
     # Lock the row: two concurrent definition changes must not both become version n+1.
     locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    for name in ("name", "description", "is_active"):
-        if name in fields:
-            setattr(locked, name, fields[name])
+    changes = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
     definition = fields.get("definition")
     if definition is not None and definition != locked.definition:
         _validate(definition)
-        locked.definition = definition
-        locked.version += 1
-        WorkflowVersion.objects.create(workflow=locked, version=locked.version, definition=definition, created_by=actor)
-    locked.full_clean()
-    locked.save()
+        changes |= {"definition": definition, "version": locked.version + 1}
+        WorkflowVersion.objects.create(
+            workflow=locked, version=locked.version + 1, definition=definition, created_by=actor
+        )
+    model_update(instance=locked, fields=("name", "description", "is_active", "definition", "version"), data=changes)
     locked.role = getattr(workflow, "role", None)  # type: ignore[attr-defined]  # as workflows.selectors annotate it
     return locked
 
@@ -91,9 +92,8 @@ def workflow_delete(*, workflow: Workflow, role: str | None, actor: User) -> Non
     require_role(role, Role.EDITOR, "delete workflows")
     active = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
     if Execution.objects.filter(workflow=workflow, status__in=active).exists():
-        raise ServiceError(
+        raise Conflict(
             "This workflow has executions in progress; cancel them or wait for them to finish first.",
-            status_code=409,
             code="executions_in_progress",
         )
     workflow.delete()
@@ -104,19 +104,20 @@ def _fingerprint(payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _enqueue(execution_id) -> None:
-    from workflows.tasks import run_execution  # the task module imports the runner; keep imports one-way
+RUN_EXECUTION_TASK = "workflows.run_execution"
 
-    run_execution.apply_async(args=[str(execution_id)], queue=settings.WORKFLOW_EXECUTION_QUEUE)
+
+def _enqueue(execution_id) -> None:
+    # By name: workflows.tasks imports this module (tasks are the outer layer), never the other way round.
+    task = current_app.tasks[RUN_EXECUTION_TASK]
+    task.apply_async(args=[str(execution_id)], queue=settings.WORKFLOW_EXECUTION_QUEUE)
 
 
 def _existing_for_key(*, workflow: Workflow, idempotency_key: str, fingerprint: str) -> Execution | None:
     existing = Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
     if existing is not None and existing.request_fingerprint != fingerprint:
-        raise ServiceError(
-            "This Idempotency-Key was already used with a different request body.",
-            status_code=422,
-            code="idempotency_key_reused",
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request body.", code="idempotency_key_reused"
         )
     return existing
 
@@ -125,26 +126,28 @@ def _existing_for_key(*, workflow: Workflow, idempotency_key: str, fingerprint: 
 def execution_start(
     *,
     workflow: Workflow,
+    role: str | None,
     input: dict,
     actor: User | None,
-    idempotency_key: str | None = None,  # noqa: A002
+    idempotency_key: str | None = None,
 ) -> tuple[Execution, bool]:
-    """Create a pending execution pinned to the current version and queue it once committed.
+    """Create a pending execution pinned to the current version and queue it once committed (editors).
 
     Returns ``(execution, created)``: with an ``idempotency_key`` already used for the same input, the existing
     execution and False (nothing queued); with the same key and another input, 422.
     """
+    require_role(role, Role.EDITOR, "execute workflows")
     if not isinstance(input, dict):
-        raise ServiceError("The input must be a JSON object.", field="input")
+        raise Invalid("The input must be a JSON object.", field="input")
     if json_size(input) > settings.WORKFLOW_INPUT_MAX_BYTES:
-        raise ServiceError(f"The input is larger than {settings.WORKFLOW_INPUT_MAX_BYTES} bytes.", field="input")
+        raise Invalid(f"The input is larger than {settings.WORKFLOW_INPUT_MAX_BYTES} bytes.", field="input")
     fingerprint = _fingerprint({"input": input})
     if idempotency_key:
         existing = _existing_for_key(workflow=workflow, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
     if not workflow.is_active:
-        raise ServiceError("This workflow is inactive; activate it to run it.", status_code=409, code="inactive")
+        raise Conflict("This workflow is inactive; activate it to run it.", code="inactive")
     version = WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
     execution = Execution(
         workflow=workflow,
@@ -173,11 +176,15 @@ def execution_start(
 
 
 @transaction.atomic
-def execution_cancel(*, execution: Execution, actor: User | None) -> Execution:
-    """Cancel an execution: a pending one at once, a running one at its runner's next step boundary."""
+def execution_cancel(*, execution: Execution, role: str | None, actor: User | None) -> Execution:
+    """Cancel an execution (editors): a pending one at once, a running one at its runner's next step boundary.
+
+    The given instance is updated in place (its prefetched steps stay as they are: cancelling adds none).
+    """
+    require_role(role, Role.EDITOR, "cancel executions")
     locked = Execution.objects.select_for_update().get(pk=execution.pk)
     if locked.status in FINAL_STATUSES:
-        raise ServiceError(f"This execution is already {locked.status}.", status_code=409, code="already_finished")
+        raise Conflict(f"This execution is already {locked.status}.", code="already_finished")
     now = timezone.now()
     if locked.status == ExecutionStatus.PENDING:
         locked.status = ExecutionStatus.CANCELLED
@@ -190,12 +197,14 @@ def execution_cancel(*, execution: Execution, actor: User | None) -> Execution:
         locked.cancel_requested = True
         locked.save(update_fields=["cancel_requested", "updated_at"])
     logger.info("execution %s cancel requested (status %s)", locked.pk, locked.status)
-    return locked
+    for name in ("status", "cancel_requested", "error", "finished_at", "updated_at"):
+        setattr(execution, name, getattr(locked, name))
+    return execution
 
 
-def execution_rerun(*, execution: Execution, actor: User | None) -> Execution:
-    """A new execution of the same workflow (its current version) with the same input."""
-    new, _ = execution_start(workflow=execution.workflow, input=execution.input, actor=actor)
+def execution_rerun(*, execution: Execution, role: str | None, actor: User | None) -> Execution:
+    """A new execution of the same workflow (its current version) with the same input (editors)."""
+    new, _ = execution_start(workflow=execution.workflow, role=role, input=execution.input, actor=actor)
     return new
 
 

@@ -134,7 +134,8 @@ def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_wit
     workflow = WorkflowFactory(project=membership.project)
     with log_context.bound(request_id="req-into-worker"):
         ids = [
-            execution_start(workflow=workflow, input={"name": f"n{i}"}, actor=membership.user)[0].pk for i in range(4)
+            execution_start(role=Role.EDITOR, workflow=workflow, input={"name": f"n{i}"}, actor=membership.user)[0].pk
+            for i in range(4)
         ]
 
     deadline = time.monotonic() + 60

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from projects.models import Role
 from tests.factories import UserFactory, WorkflowFactory
 from workflows import runner, services
 from workflows.models import Execution, ExecutionStatus
@@ -29,7 +30,9 @@ def queued():
 
 
 def test_execution_page_shows_step_runs_inline(staff_client, queued):
-    execution, _ = services.execution_start(workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None)
+    execution, _ = services.execution_start(
+        role=Role.EDITOR, workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None
+    )
     runner.execution_run(execution_id=execution.pk)
     response = staff_client.get(reverse("admin:workflows_execution_change", args=[execution.pk]))
     assert response.status_code == 200
@@ -45,7 +48,7 @@ def test_workflow_page_shows_versions_inline(staff_client):
 
 def test_changelist_filters_by_status_and_project(staff_client, queued):
     workflow = WorkflowFactory()
-    execution, _ = services.execution_start(workflow=workflow, input={}, actor=None)
+    execution, _ = services.execution_start(role=Role.EDITOR, workflow=workflow, input={}, actor=None)
     response = staff_client.get(
         reverse(CHANGELIST), {"status__exact": "pending", "workflow__project__id__exact": str(workflow.project_id)}
     )
@@ -54,7 +57,7 @@ def test_changelist_filters_by_status_and_project(staff_client, queued):
 
 
 def test_cancel_action_cancels_pending_executions(staff_client, queued):
-    execution, _ = services.execution_start(workflow=WorkflowFactory(), input={}, actor=None)
+    execution, _ = services.execution_start(role=Role.EDITOR, workflow=WorkflowFactory(), input={}, actor=None)
     response = staff_client.post(reverse(CHANGELIST), {"action": "cancel", "_selected_action": [str(execution.pk)]})
     assert response.status_code == 302
     execution.refresh_from_db()
@@ -62,7 +65,9 @@ def test_cancel_action_cancels_pending_executions(staff_client, queued):
 
 
 def test_rerun_action_starts_a_new_execution_with_the_same_input(staff_client, queued):
-    original, _ = services.execution_start(workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None)
+    original, _ = services.execution_start(
+        role=Role.EDITOR, workflow=WorkflowFactory(), input={"name": "Ada"}, actor=None
+    )
     response = staff_client.post(reverse(CHANGELIST), {"action": "rerun", "_selected_action": [str(original.pk)]})
     assert response.status_code == 302
     rerun = Execution.objects.exclude(pk=original.pk).get()

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from projects.models import Role
 from tests.factories import MembershipFactory, WorkflowFactory
 from tests.support import wait_for
 from workflows import services
@@ -36,7 +37,7 @@ def test_killed_worker_execution_resumes_on_a_new_worker_without_repeating_finis
     workflow = two_step_workflow(local_server)
     actor = MembershipFactory(project=workflow.project, role="editor").user
     first_worker = start_worker()
-    execution, _ = services.execution_start(workflow=workflow, input={}, actor=actor)
+    execution, _ = services.execution_start(role=Role.EDITOR, workflow=workflow, input={}, actor=actor)
 
     assert local_server.entered.wait(timeout=30), "step 2 never reached the local server"
     running = Execution.objects.get(pk=execution.pk)
@@ -66,7 +67,7 @@ def test_killed_pool_process_is_redelivered_by_its_own_worker(start_worker, loca
     workflow = two_step_workflow(local_server)
     actor = MembershipFactory(project=workflow.project, role="editor").user
     worker = start_worker()
-    execution, _ = services.execution_start(workflow=workflow, input={}, actor=actor)
+    execution, _ = services.execution_start(role=Role.EDITOR, workflow=workflow, input={}, actor=actor)
     assert local_server.entered.wait(timeout=30), "step 2 never reached the local server"
 
     children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker.proc.pid)], capture_output=True, text=True)

@@ -2,19 +2,17 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
-from projects.models import Role
-from projects.permissions import require_role
+from common.errors import Invalid
 from projects.selectors import project_get
 from workflows import selectors, services
 from workflows.api import serializers
 from workflows.models import Execution, ExecutionStatus, Workflow, WorkflowVersion
 
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_KEY_MAX_LENGTH = Execution._meta.get_field("idempotency_key").max_length
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -147,15 +145,17 @@ class WorkflowExecutionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
 
     def create(self, request, workflow_pk=None):
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_pk)
-        # Role checks for executions sit here, not in the service: the admin's re-run calls it as staff.
-        require_role(workflow.role, Role.EDITOR, "execute workflows")
         data = serializers.ExecutionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]})
+            raise Invalid(field_errors={"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]})
         execution, created = services.execution_start(
-            workflow=workflow, input=data.validated_data["input"], actor=request.user, idempotency_key=key
+            workflow=workflow,
+            role=workflow.role,
+            input=data.validated_data["input"],
+            actor=request.user,
+            idempotency_key=key,
         )
         body = serializers.ExecutionOutputSerializer(execution).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
@@ -179,7 +179,5 @@ class ExecutionCancelApi(APIView):
     )
     def post(self, request, pk):
         execution = selectors.execution_get(user=request.user, execution_id=pk)
-        require_role(execution.role, Role.EDITOR, "cancel executions")
-        services.execution_cancel(execution=execution, actor=request.user)
-        execution = selectors.execution_get(user=request.user, execution_id=pk)
+        execution = services.execution_cancel(execution=execution, role=execution.role, actor=request.user)
         return Response(serializers.ExecutionOutputSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
