@@ -1,0 +1,67 @@
+"""The JWT session: access/refresh pairs, rotation and revocation (djangorestframework-simplejwt).
+
+The one module of accounts that knows simplejwt; the services call it and raise the project's own errors.
+"""
+
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+
+
+class TokenRefused(Exception):
+    """A refresh token is malformed, expired, already used or revoked, or its user is gone."""
+
+
+def pair_for(user: User) -> dict:
+    """A fresh refresh/access pair in the API's token response shape."""
+    return _response(RefreshToken.for_user(user))
+
+
+def _response(refresh: RefreshToken) -> dict:
+    return {
+        "access_token": str(refresh.access_token),
+        "refresh_token": str(refresh),
+        "token_type": "Bearer",
+        "expires_in": int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
+    }
+
+
+def _parse(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]  # the stubs miss that str is accepted
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from exc
+
+
+def rotate(raw: str) -> dict:
+    """Blacklist a refresh token and issue a new pair for its (active) user."""
+    refresh = _parse(raw)
+    user_id = refresh.payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    user = User.objects.filter(id=user_id, is_active=True).first() if user_id else None
+    if user is None:
+        raise TokenRefused("the token's user is inactive or gone")
+    try:
+        refresh.blacklist()
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from exc
+    return pair_for(user)
+
+
+def revoke(raw: str) -> None:
+    """Blacklist one refresh token."""
+    try:
+        _parse(raw).blacklist()
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from exc
+
+
+def revoke_all(user: User) -> int:
+    """Blacklist every outstanding refresh token of the user; returns how many."""
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(outstanding)
