@@ -9,7 +9,6 @@ import contextlib
 import contextvars
 import datetime
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -18,9 +17,10 @@ from django.utils.functional import SimpleLazyObject, empty
 from opentelemetry import trace as _otel_trace
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
+from common import redaction
+
 # Fields every JSON line carries, in this order (None when unknown).
 CONTEXT_FIELDS = ("request_id", "trace_id", "span_id", "user_id")
-REDACTED = "[REDACTED]"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("aiassistant_log_context", default=_EMPTY)
@@ -117,93 +117,6 @@ class ContextFilter(logging.Filter):
 # Redaction
 # ---------------------------------------------------------------------------------------------------------------
 
-# Key names whose values never reach a log line (dict arguments, `extra=`, nested structures).
-SENSITIVE_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|authorization|auth[-_]?header|cookie|"
-    r"session[-_]?id|csrf|credential|private[-_]?key|signature|signing[-_]?key|jwt|bearer)",
-    re.IGNORECASE,
-)
-_KEY_VALUE = re.compile(
-    r"(?P<key>[\w-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|authorization|"
-    r"credential|private[-_]?key|signing[-_]?key)[\w-]*)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
-    r"(?P<value>(?:bearer\s+|basic\s+)?[^\s\"'&,;})\]]+)",
-    re.IGNORECASE,
-)
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
-
-# Settings whose values are secrets: any log line containing one of the values has it replaced.
-SECRET_SETTINGS = ("SECRET_KEY", "LLM_API_KEY", "METRICS_TOKEN", "JWT_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY")
-
-
-_secrets_cache: tuple[str, ...] | None = None
-
-
-def _forget_secrets(**kwargs) -> None:
-    global _secrets_cache
-    _secrets_cache = None
-
-
-def _secret_values() -> tuple[str, ...]:
-    """The secret values configured in settings, read once (again after a setting changes, in tests)."""
-    global _secrets_cache
-    if _secrets_cache is not None:
-        return _secrets_cache
-    try:
-        from django.conf import settings
-        from django.core.signals import setting_changed
-
-        if not settings.configured:
-            return ()
-        values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
-        values.append(getattr(settings, "SIMPLE_JWT", {}).get("SIGNING_KEY", ""))
-        setting_changed.connect(_forget_secrets, dispatch_uid="common.logging.forget_secrets")
-    except Exception:  # noqa: BLE001 - logging must never fail because of settings
-        return ()
-    # Short values would redact ordinary words; real secrets are long.
-    _secrets_cache = tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= 8}, key=len, reverse=True))
-    return _secrets_cache
-
-
-# Cheap first pass: text without any of these cannot match the patterns below (most log lines).
-_SUSPECT = re.compile(
-    r"bearer|basic|token|eyJ|pass|pwd|secret|key|auth|credential|://[^/\s@]*:[^/\s@]*@", re.IGNORECASE
-)
-
-
-def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Replace secrets that look like credentials in free text."""
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    if not _SUSPECT.search(text):
-        return text
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)
-    return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
-
-
-def redact_value(value: Any, secrets: tuple[str, ...] = (), depth: int = 0) -> Any:
-    """Redact a structure: values under sensitive keys, and credential-looking text anywhere."""
-    if depth > 6:
-        return value
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED if isinstance(k, str) and SENSITIVE_KEY.search(k) else redact_value(v, secrets, depth + 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set):
-        return type(value)(redact_value(v, secrets, depth + 1) for v in value)
-    if isinstance(value, int | float | bool) or value is None:
-        return value
-    return redact_text(str(value), secrets)
-
-
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 # Fields set by our own code from values that are never credentials (ContextFilter, the request line).
 _TRUSTED_FIELDS = frozenset({"service", "environment", "version", "trace_id", "span_id", "request_id", "user_id"})
@@ -214,36 +127,36 @@ class RedactionFilter(logging.Filter):
     """Removes passwords, tokens, Authorization headers, API keys and secrets from a record before output."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = _secret_values()
+        redactor = redaction.for_logs()
         try:
             if isinstance(record.msg, Mapping):
-                record.msg = redact_value(record.msg, secrets)
+                record.msg = redactor.value(record.msg)
             else:
                 args = record.args
                 if args:
-                    args = redact_value(args, secrets) if isinstance(args, Mapping | tuple) else args
+                    args = redactor.value(args) if isinstance(args, Mapping | tuple) else args
                     record.msg = str(record.msg) % args
-                record.msg = redact_text(str(record.msg), secrets)
+                record.msg = redactor.text(str(record.msg))
                 record.args = None
-        except Exception:  # noqa: BLE001 - a broken format string still must not leak its arguments
-            record.msg = redact_text(f"{record.msg!s} (arguments dropped: formatting failed)", secrets)
+        except Exception:  # a broken format string still must not leak its arguments
+            record.msg = redactor.text(f"{record.msg!s} (arguments dropped: formatting failed)")
             record.args = None
         for key, value in list(vars(record).items()):
             if key in _SKIPPED_ATTRS or key.startswith("_"):
                 continue
             if key == "request":
                 # Django's loggers attach the request object; its repr is the path, which is redacted below.
-                record.request = redact_text(repr(value), secrets)
-            elif SENSITIVE_KEY.search(key):
-                setattr(record, key, REDACTED)
+                record.request = redactor.text(repr(value))
+            elif redaction.is_credential_name(key):
+                setattr(record, key, redaction.MARKER)
             elif not isinstance(value, int | float | bool) and value is not None:
-                setattr(record, key, redact_value(value, secrets))
+                setattr(record, key, redactor.value(value))
         if record.exc_info:
             # Exception messages can carry credentials (a failed connection URL): format once, redacted.
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info), secrets)
+            record.exc_text = redactor.text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         elif record.exc_text:
-            record.exc_text = redact_text(record.exc_text, secrets)
+            record.exc_text = redactor.text(record.exc_text)
         return True
 
 

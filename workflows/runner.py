@@ -14,6 +14,7 @@ How it stays correct when deliveries are duplicated or a worker dies (see docs/A
 """
 
 import contextvars
+import enum
 import logging
 import os
 import socket
@@ -21,25 +22,23 @@ import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common import redaction
 from common.metrics import record_execution_finished, record_step_finished
+from workflows.attempts import StepOutcome, run_step_attempts
 from workflows.definition import step_levels
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
 from workflows.steps import get_step_type
-from workflows.steps.base import StepError
 from workflows.templating import TemplateRenderError, render
 
 logger = logging.getLogger("aiassistant.workflows")
 
 MAX_PARALLEL_STEPS = 8
-REDACTED = "[redacted]"
-_SECRET_KEYS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "api_key"}
 
 
 class ExecutionBusy(Exception):
@@ -53,73 +52,6 @@ class ExecutionBusy(Exception):
 def new_runner_id() -> str:
     """A label unique to one delivery: host, process and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def scrub(value):
-    """Remove secrets from what is about to be stored: the LLM key anywhere, and credential headers."""
-    secrets = [s for s in (getattr(settings, "LLM_API_KEY", "") or "",) if len(s) >= 4]
-    return _scrub(value, secrets)
-
-
-def _scrub(value, secrets):
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if str(key).lower() in _SECRET_KEYS else _scrub(item, secrets) for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
-@dataclass
-class StepOutcome:
-    """What a step's attempts came to (computed in a worker thread, stored by the runner thread)."""
-
-    status: str
-    output: object = None
-    error: str = ""
-    attempts: int = 0
-
-
-def _attempt(step_type, config: dict, timeout: float):
-    output = step_type.run(config=config, timeout=timeout)
-    try:
-        size = json_size(output)
-    except (TypeError, ValueError) as exc:
-        raise StepError(f"output is not JSON-serialisable: {exc}") from None
-    limit = settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
-    if size > limit:
-        raise StepError(f"output is {size} bytes, over the limit of {limit} bytes (WORKFLOW_STEP_OUTPUT_MAX_BYTES)")
-    return output
-
-
-def run_step_attempts(*, step_type, config: dict, retry: dict, timeout: float, remaining, stop: threading.Event):
-    """Run a step with retries (exponential backoff, retryable StepErrors only). Touches no database."""
-    max_attempts = max(1, int(retry.get("max_attempts", 1)))
-    backoff = float(retry.get("backoff_seconds", 0))
-    attempts = 0
-    while True:
-        attempts += 1
-        budget = min(timeout, remaining())
-        if budget <= 0:
-            return StepOutcome(StepStatus.FAILED, error="execution time limit reached", attempts=attempts - 1)
-        try:
-            return StepOutcome(StepStatus.COMPLETED, output=_attempt(step_type, config, budget), attempts=attempts)
-        except StepError as exc:
-            error = exc.message
-            if not exc.retryable or attempts >= max_attempts:
-                suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-                return StepOutcome(StepStatus.FAILED, error=f"{error}{suffix}", attempts=attempts)
-            delay = max(backoff * 2 ** (attempts - 1), exc.retry_after_seconds or 0)
-            if delay >= remaining() or stop.wait(delay):
-                return StepOutcome(StepStatus.FAILED, error=f"{error} (retries stopped)", attempts=attempts)
-        except Exception as exc:  # a bug in a step type must fail the step, not the worker
-            logger.exception("step type %s raised an unexpected error", step_type.name)
-            return StepOutcome(StepStatus.FAILED, error=f"unexpected error: {type(exc).__name__}", attempts=attempts)
 
 
 def execution_run(*, execution_id, runner_id: str | None = None) -> None:
@@ -163,13 +95,21 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
 
 def _finish(execution: Execution, status: str, *, error: str = "", output=None, now=None) -> None:
     now = now or timezone.now()
+    redactor = redaction.for_storage()
     execution.status = status
-    execution.error = scrub(error)
-    execution.output = scrub(output)
+    execution.error = redactor.value(error)
+    execution.output = redactor.value(output)
     execution.finished_at = now
     execution.save(update_fields=["status", "error", "output", "finished_at", "updated_at"])
     started = execution.started_at or now
     record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
+
+
+class Stop(enum.Enum):
+    """Why a run stops at a step boundary before its steps are done."""
+
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
 
 
 class _LeaseLost(Exception):
@@ -219,12 +159,12 @@ class _Run:
         self.last_beat = time.monotonic()
         return False
 
-    def _boundary(self) -> str | None:
-        """At a step boundary: 'cancelled', 'timeout' or None to go on."""
+    def _boundary(self) -> Stop | None:
+        """At a step boundary: why the execution must stop, or None to go on."""
         if self._beat():
-            return "cancelled"
+            return Stop.CANCELLED
         if self.remaining() <= 0:
-            return "timeout"
+            return Stop.TIMEOUT
         return None
 
     # -- records ---------------------------------------------------------------------------------------
@@ -256,8 +196,9 @@ class _Run:
         run = self.records[step["id"]]
         run.status = outcome.status
         run.attempts = base + max(outcome.attempts, 1)
-        run.output = scrub(outcome.output) if outcome.status == StepStatus.COMPLETED else None
-        run.error = scrub(outcome.error)
+        redactor = redaction.for_storage()
+        run.output = redactor.value(outcome.output) if outcome.status == StepStatus.COMPLETED else None
+        run.error = redactor.text(outcome.error)
         run.finished_at = finished_at = timezone.now()
         run.save(update_fields=["status", "attempts", "output", "error", "finished_at", "updated_at"])
         if outcome.status == StepStatus.COMPLETED:
@@ -322,8 +263,8 @@ class _Run:
 
     def _run_level(
         self, pool: ThreadPoolExecutor, steps: list[dict], bases: dict[str, int]
-    ) -> tuple[list[str], str | None]:
-        """Run one level's (started) steps concurrently; return (failed step ids, 'cancelled'/'timeout'/None)."""
+    ) -> tuple[list[str], Stop | None]:
+        """Run one level's (started) steps concurrently; return (failed step ids, why to stop or None)."""
         failed: list[str] = []
         running: dict[Future, tuple[dict, int]] = {}
         for step in steps:
@@ -358,10 +299,10 @@ class _Run:
                     failed.append(step["id"])
             if running and time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL:
                 verdict = self._boundary() or verdict  # keeps beating while cancelled steps wind down
-            if verdict == "cancelled":
+            if verdict is Stop.CANCELLED:
                 self.stop.set()  # no more retries; running attempts finish within their timeout
-            elif verdict == "timeout" or (running and self.remaining() <= 0):
-                verdict = "timeout"
+            elif verdict is Stop.TIMEOUT or (running and self.remaining() <= 0):
+                verdict = Stop.TIMEOUT
                 self.stop.set()
                 for future, (step, base) in running.items():
                     self._record_end(step, base, StepOutcome(StepStatus.FAILED, error="execution time limit reached"))
@@ -381,8 +322,8 @@ class _Run:
             return StepOutcome(StepStatus.FAILED, error=str(exc), attempts=1)
         return step_type, config
 
-    def _stop(self, verdict: str, not_run: list[dict]) -> None:
-        if verdict == "cancelled":
+    def _stop(self, verdict: Stop, not_run: list[dict]) -> None:
+        if verdict is Stop.CANCELLED:
             self._record_skipped(not_run, "not run: the execution was cancelled")
             return self._end(ExecutionStatus.CANCELLED, error="Cancelled.")
         limit = settings.WORKFLOW_EXECUTION_TIME_LIMIT
@@ -406,7 +347,8 @@ class _Run:
     def _end(self, status: str, *, error: str = "", output=None) -> None:
         """The final status, written only while this runner still holds the execution."""
         now = timezone.now()
-        error, output = scrub(error), scrub(output)
+        redactor = redaction.for_storage()
+        error, output = redactor.text(error), redactor.value(output)
         fields = {"status": status, "error": error, "output": output, "finished_at": now, "updated_at": now}
         if not self._held().update(**fields):
             raise _LeaseLost

@@ -12,8 +12,10 @@ import time
 import httpx
 from django.conf import settings
 
+from common.redaction import KeyRule, Redactor, is_credential_name
 from workflows import netguard
 from workflows.steps.base import ConfigErrors, StepError, StepType
+from workflows.steps.transport import read_capped, retry_after_seconds
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MAX_REDIRECTS = 5
@@ -21,39 +23,8 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 TEXT_MAX_CHARS = 65_536
 ERROR_BODY_CHARS = 300
 FORBIDDEN_REQUEST_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
-_SENSITIVE_HEADER = re.compile(r"authorization|authenticat|cookie|token|secret|api-?key|password|session|credential")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 USER_AGENT = "aiassistant-api-workflows/1"
-
-
-def is_sensitive_header(name: str) -> bool:
-    """Whether a header may carry a credential (its value is never stored)."""
-    return name.lower() != "www-authenticate" and bool(_SENSITIVE_HEADER.search(name.lower()))
-
-
-class _Scrubber:
-    """Replaces secret values (credential-like request headers) in text that will be stored."""
-
-    def __init__(self, secrets):
-        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
-        for secret in list(self.secrets):
-            scheme, _, token = secret.partition(" ")  # "Bearer abc": the token alone may be echoed too
-            if token and len(token) >= 4 and scheme.isalpha():
-                self.secrets.append(token)
-
-    def text(self, value: str) -> str:
-        for secret in self.secrets:
-            value = value.replace(secret, "[redacted]")
-        return value
-
-    def value(self, value):
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.text(str(k)): self.value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
-        return value
 
 
 def _safe_url(url: httpx.URL) -> str:
@@ -135,7 +106,10 @@ class HttpStep(StepType):
         deadline = time.monotonic() + timeout
         method = config.get("method", "GET").upper()
         headers = {"User-Agent": USER_AGENT, **config.get("headers", {})}
-        scrub = _Scrubber(value for name, value in headers.items() if is_sensitive_header(name))
+        # Values of credential headers are replaced wherever the response echoes them.
+        scrub = Redactor(
+            (value for name, value in headers.items() if is_credential_name(name)), keys=KeyRule.NONE, patterns=False
+        )
         query = {key: str(value) for key, value in config.get("query", {}).items()}
         url = httpx.URL(config["url"]).copy_merge_params(query) if query else httpx.URL(config["url"])
         content = config.get("body")
@@ -161,7 +135,7 @@ class HttpStep(StepType):
                 raise StepError(f"refused: redirect from {_safe_url(url)} to a non-http URL")
             if (next_url.scheme, next_url.host, next_url.port) != (url.scheme, url.host, url.port):
                 # Like browsers and httpx: credentials are not forwarded to another origin.
-                headers = {name: value for name, value in headers.items() if not is_sensitive_header(name)}
+                headers = {name: value for name, value in headers.items() if not is_credential_name(name)}
             if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
                 method = "GET" if method != "HEAD" else method
                 content, json_body, has_json = None, None, False
@@ -175,7 +149,7 @@ class HttpStep(StepType):
             raise StepError(
                 f"HTTP {status} from {_safe_url(url)}" + (f": {snippet}" if snippet else ""),
                 retryable=retryable,
-                retry_after_seconds=_retry_after(response) if retryable else None,
+                retry_after_seconds=retry_after_seconds(response) if retryable else None,
             )
         return {
             "status_code": status,
@@ -194,7 +168,7 @@ class HttpStep(StepType):
             raise StepError(str(exc)) from None
         except netguard.ResolutionError as exc:
             raise StepError(str(exc), retryable=exc.transient) from None
-        max_bytes = getattr(settings, "WORKFLOW_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024)
+        max_bytes = settings.WORKFLOW_HTTP_MAX_RESPONSE_BYTES
         kwargs = {"json": json_body} if has_json else {"content": content}
         try:
             with httpx.Client(
@@ -206,17 +180,13 @@ class HttpStep(StepType):
                 request = client.build_request(method, url, headers=headers, **kwargs)
                 response = client.send(request, stream=True)
                 try:
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > max_bytes:
-                        raise StepError(f"response from {_safe_url(url)} is larger than {max_bytes} bytes")
-                    chunks, size = [], 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise StepError(f"response from {_safe_url(url)} is larger than {max_bytes} bytes")
-                        if time.monotonic() > deadline:
-                            raise StepError(f"timed out after {timeout:g}s ({method} {_safe_url(url)})", retryable=True)
-                        chunks.append(chunk)
+                    body = read_capped(
+                        response,
+                        max_bytes,
+                        too_large=f"response from {_safe_url(url)} is larger than {max_bytes} bytes",
+                        deadline=deadline,
+                        timed_out=f"timed out after {timeout:g}s ({method} {_safe_url(url)})",
+                    )
                 finally:
                     response.close()
         except httpx.TimeoutException:
@@ -227,7 +197,7 @@ class HttpStep(StepType):
             tls_refused = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError) and not tls_refused
             raise StepError(f"request to {_safe_url(url)} failed: {detail}", retryable=retryable) from None
-        return response, b"".join(chunks)
+        return response, body
 
     @staticmethod
     def _decode(response: httpx.Response, body: bytes) -> str:
@@ -250,15 +220,10 @@ class HttpStep(StepType):
         headers: dict[str, str] = {}
         for name, value in response.headers.multi_items():
             name = name.lower()
-            if is_sensitive_header(name):
+            if is_credential_name(name):
                 continue
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         return headers
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() else None
 
 
 step_type = HttpStep()

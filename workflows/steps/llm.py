@@ -12,8 +12,10 @@ import re
 import httpx
 from django.conf import settings
 
+from common import redaction
 from common.metrics import record_llm_tokens
 from workflows.steps.base import ConfigErrors, StepError, StepType
+from workflows.steps.transport import read_capped, retry_after_seconds
 
 ROLES = ("system", "user", "assistant")
 ERROR_MESSAGE_CHARS = 300
@@ -21,11 +23,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def _scrub(text: str) -> str:
-    """Make provider text safe to store: no API key, no control characters, bounded length."""
-    key = getattr(settings, "LLM_API_KEY", "")
-    if key:
-        text = text.replace(key, "[redacted]")
-    text = _CONTROL.sub(" ", text).strip()
+    """Make provider text safe to store: no API key (nor other secret), no control characters, bounded length."""
+    text = _CONTROL.sub(" ", redaction.for_storage((settings.LLM_API_KEY,)).text(text)).strip()
     return text if len(text) <= ERROR_MESSAGE_CHARS else text[:ERROR_MESSAGE_CHARS] + "..."
 
 
@@ -43,15 +42,6 @@ def _provider_message(body: bytes) -> str:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return _scrub(data["message"])
     return _scrub(text)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds <= 300 else None
 
 
 def _usage_count(usage: dict, key: str) -> int:
@@ -105,17 +95,17 @@ class LlmStep(StepType):
 
     def run(self, *, config: dict, timeout: float) -> dict:
         self.check_rendered(config)
-        base_url = getattr(settings, "LLM_API_BASE_URL", "").rstrip("/")
+        base_url = settings.LLM_API_BASE_URL.rstrip("/")
         if not base_url.startswith(("https://", "http://")):
             raise StepError("LLM_API_BASE_URL is not an http(s) URL: the operator must configure it")
-        model = str(config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "gpt-4o-mini"))
+        model = str(config.get("model") or settings.LLM_DEFAULT_MODEL)
         messages = config["messages"] if "messages" in config else [{"role": "user", "content": config["prompt"]}]
         payload = {"model": model, "messages": messages}
         for key in ("temperature", "max_tokens"):
             if key in config:
                 payload[key] = config[key]
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        api_key = getattr(settings, "LLM_API_KEY", "")
+        api_key = settings.LLM_API_KEY
         if api_key:  # local OpenAI-compatible servers may need none
             headers["Authorization"] = f"Bearer {api_key}"
 
@@ -125,7 +115,7 @@ class LlmStep(StepType):
             raise StepError(
                 f"LLM provider answered HTTP {status}: {_provider_message(body)}",
                 retryable=True,
-                retry_after_seconds=_retry_after(response),
+                retry_after_seconds=retry_after_seconds(response),
             )
         if status != 200:
             raise StepError(f"LLM provider answered HTTP {status}: {_provider_message(body)}")
@@ -133,18 +123,15 @@ class LlmStep(StepType):
 
     @staticmethod
     def _post(url: str, payload: dict, headers: dict, timeout: float) -> tuple[httpx.Response, bytes]:
-        max_bytes = getattr(settings, "WORKFLOW_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024)
+        max_bytes = settings.WORKFLOW_HTTP_MAX_RESPONSE_BYTES
         try:
             with (
                 httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
                 client.stream("POST", url, json=payload, headers=headers) as response,
             ):
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise StepError(f"the LLM provider's response is larger than {max_bytes} bytes")
-                    chunks.append(chunk)
+                body = read_capped(
+                    response, max_bytes, too_large=f"the LLM provider's response is larger than {max_bytes} bytes"
+                )
         except httpx.TimeoutException:
             raise StepError(f"the LLM provider did not answer within {timeout:g}s", retryable=True) from None
         except httpx.HTTPError as exc:
@@ -152,7 +139,7 @@ class LlmStep(StepType):
             raise StepError(
                 f"could not reach the LLM provider: {_scrub(str(exc)) or type(exc).__name__}", retryable=True
             ) from None
-        return response, b"".join(chunks)
+        return response, body
 
     @staticmethod
     def _output(body: bytes, requested_model: str) -> dict:
