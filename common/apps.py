@@ -1,6 +1,7 @@
 import os
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CommonConfig(AppConfig):
@@ -11,8 +12,7 @@ class CommonConfig(AppConfig):
     def ready(self):
         # prometheus_client (multiprocess mode) writes its files there from the first metric on, in any process
         # (manage.py migrate too): the directory must exist. gunicorn and the worker empty it when they start.
-        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        if directory:
-            os.makedirs(directory, exist_ok=True)
+        if settings.PROMETHEUS_MULTIPROC_DIR:
+            os.makedirs(settings.PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
         # Celery signal handlers (request id into task headers, task log context, worker metrics and tracing).
         from common import celery_observability  # noqa: F401

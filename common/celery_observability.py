@@ -12,12 +12,12 @@ import functools
 import inspect
 import logging
 import os
-import shutil
 
 from celery import signals
 from django.conf import settings
 
 from common import logging as log_context
+from common import prometheus_dir
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ def _worker_process_init(**kwargs):
 
 @signals.worker_process_shutdown.connect(weak=False)
 def _worker_process_shutdown(pid=None, **kwargs):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid or os.getpid())
+    prometheus_dir.mark_dead(settings.PROMETHEUS_MULTIPROC_DIR, pid or os.getpid())
 
 
 @signals.worker_init.connect(weak=False)
@@ -116,14 +113,10 @@ def _worker_init(**kwargs):
     from common.tracing import setup_tracing
 
     setup_tracing()
-    port = int(getattr(settings, "WORKER_METRICS_PORT", 0) or 0)
-    if not port:
+    if not settings.WORKER_METRICS_PORT:
         return
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory, exist_ok=True)
-    start_worker_metrics_server(port)
+    prometheus_dir.reset(settings.PROMETHEUS_MULTIPROC_DIR)
+    start_worker_metrics_server(settings.WORKER_METRICS_PORT)
 
 
 def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104 - scraped from the network
@@ -131,7 +124,7 @@ def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104
     from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
     registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     server, thread = start_http_server(port, addr=addr, registry=registry)

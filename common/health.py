@@ -96,7 +96,7 @@ class BrokerCheck(HealthCheck):
         return "broker"
 
     def run(self):
-        url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+        url = settings.CELERY_BROKER_URL
         if not url:
             raise ServiceUnavailable("CELERY_BROKER_URL is not set")
         seconds = self.timeout.total_seconds()
@@ -112,7 +112,7 @@ class BrokerCheck(HealthCheck):
             else:
                 from kombu import Connection
 
-                options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+                options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
                 with Connection(url, connect_timeout=seconds, transport_options=options) as connection:
                     connection.ensure_connection(max_retries=1, timeout=seconds)
         except Exception as exc:

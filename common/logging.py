@@ -1,8 +1,9 @@
 """Structured logging: JSON lines (or readable console lines), request/task context and secret redaction.
 
-Settings build LOGGING with `build_logging(...)`. Code that wants fields on every log line of a unit of
-work (a request, a Celery task, a workflow execution) calls `bind(execution_id=...)`; the fields live in a
-contextvar, so threads and asyncio tasks each see their own.
+config/settings/base.py's LOGGING names the formatter (`formatter_from_settings`, JSON or console by LOG_FORMAT)
+and the filters defined here. Code that wants fields on every log line of a unit of work (a request, a Celery task)
+calls `bind(request_id=...)`; the fields live in a contextvar, so threads and asyncio tasks each see their own
+(the runner's step threads run in a copy of the task's context).
 """
 
 import contextlib
@@ -28,7 +29,7 @@ _request: contextvars.ContextVar[Any] = contextvars.ContextVar("aiassistant_log_
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Context API (used by the request middleware, the Celery signal handlers and the workflow runner)
+# Context API (used by the request middleware and the Celery signal handlers)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -87,15 +88,30 @@ def _current_span_ids() -> tuple[str | None, str | None]:
 
 
 class ContextFilter(logging.Filter):
-    """Stamps service, environment, version, the bound context and the trace ids on each record."""
+    """Stamps service, environment, version, the bound context and the trace ids on each record.
 
-    def __init__(self, service: str = "aiassistant-api", environment: str = "", version: str = "", name: str = ""):
+    Without arguments, service, environment and version come from Django's settings at the first record
+    (gunicorn's master, which has no Django settings, passes them).
+    """
+
+    def __init__(
+        self, service: str | None = None, environment: str | None = None, version: str | None = None, name: str = ""
+    ):
         super().__init__(name)
         self.service = service
         self.environment = environment
         self.version = version
 
+    def _from_settings(self) -> None:
+        from django.conf import settings
+
+        self.service = settings.SERVICE_NAME
+        self.environment = settings.ENVIRONMENT
+        self.version = settings.APP_VERSION
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.service is None:
+            self._from_settings()
         record.service = self.service
         record.environment = self.environment
         record.version = self.version
@@ -161,7 +177,7 @@ class RedactionFilter(logging.Filter):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Formatters and the LOGGING builder
+# Formatters
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -200,44 +216,12 @@ class ConsoleFormatter(logging.Formatter):
         return f"{line} [request_id={request_id}]" if request_id else line
 
 
-def build_logging(*, fmt: str, level: str, service: str, environment: str, version: str) -> dict:
-    """The LOGGING dict: one stdout handler, JSON or console lines, context and redaction on every record."""
-    if fmt not in ("json", "console"):
-        raise SystemExit(f"configuration error: LOG_FORMAT must be 'json' or 'console', not {fmt!r}")
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {
-            "context": {
-                "()": "common.logging.ContextFilter",
-                "service": service,
-                "environment": environment,
-                "version": version,
-            },
-            "redact": {"()": "common.logging.RedactionFilter"},
-        },
-        "formatters": {
-            "json": {"()": "common.logging.JsonFormatter"},
-            "console": {"()": "common.logging.ConsoleFormatter"},
-        },
-        "handlers": {
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-                "formatter": fmt,
-                "filters": ["context", "redact"],
-            }
-        },
-        "root": {"handlers": ["stdout"], "level": level},
-        "loggers": {
-            "django.db.backends": {"level": "WARNING"},
-            # The request middleware writes one line per request with the route; django.server would repeat it.
-            "django.server": {"level": "WARNING"},
-            "celery": {"level": level},
-            # Failing checks are reported by the health endpoints; one traceback per probe would flood the logs.
-            "health_check": {"level": "ERROR"},
-            # httpx logs every request URL at INFO, query string included: a key passed there would leak.
-            "httpx": {"level": "WARNING"},
-            "httpcore": {"level": "WARNING"},
-        },
-    }
+def formatter_from_settings() -> logging.Formatter:
+    """The formatter LOG_FORMAT names ("json" or "console"); called by logging.config when Django starts."""
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        return JsonFormatter()
+    if settings.LOG_FORMAT == "console":
+        return ConsoleFormatter()
+    raise SystemExit(f"configuration error: LOG_FORMAT must be 'json' or 'console', not {settings.LOG_FORMAT!r}")

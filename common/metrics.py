@@ -138,11 +138,11 @@ _KOMBU_PRIORITY_STEPS = (3, 6, 9)
 
 def celery_queue_names() -> list[str]:
     """The queues workers consume: CELERY_TASK_QUEUES names if set, else the default queue."""
-    queues = getattr(settings, "CELERY_TASK_QUEUES", None)
+    queues = getattr(settings, "CELERY_TASK_QUEUES", None)  # not set by base.py: an operator's routing
     if queues:
         names = [q if isinstance(q, str) else getattr(q, "name", None) for q in queues]
         return [name for name in names if name]
-    return [getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", None) or "celery"]
+    return [settings.CELERY_TASK_DEFAULT_QUEUE]
 
 
 class CeleryQueueCollector:
@@ -157,7 +157,7 @@ class CeleryQueueCollector:
         self._url = None
 
     def _redis(self):
-        url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+        url = settings.CELERY_BROKER_URL
         if not url.startswith(("redis://", "rediss://")):
             return None
         if self._client is None or self._url != url:

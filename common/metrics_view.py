@@ -3,7 +3,6 @@
 import hmac
 import ipaddress
 import logging
-import os
 from functools import lru_cache
 
 from django.conf import settings
@@ -23,7 +22,7 @@ BUILTIN_COLLECTORS = (ActiveUsersCollector, CeleryQueueCollector, MigrationsColl
 
 def bearer_token_valid(request) -> bool:
     """True when the request carries `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time)."""
-    expected = getattr(settings, "METRICS_TOKEN", "") or ""
+    expected = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not expected or scheme.lower() != "bearer" or not token:
@@ -38,7 +37,7 @@ def _networks(cidrs: tuple[str, ...]) -> tuple:
 
 def client_ip_allowed(request) -> bool:
     """True when the client address (common.http.client_ip) is in METRICS_ALLOWED_IPS (CIDRs)."""
-    cidrs = tuple(getattr(settings, "METRICS_ALLOWED_IPS", ()) or ())
+    cidrs = tuple(settings.METRICS_ALLOWED_IPS)
     if not cidrs:
         return False
     try:
@@ -81,13 +80,13 @@ def _extra_registry(paths: tuple[str, ...]) -> CollectorRegistry:
 
 def render_metrics() -> bytes:
     """The exposition text: every worker's metrics (multiprocess mode) or this process', plus the collectors."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         output = generate_latest(registry)
     else:
         output = generate_latest(REGISTRY)
-    extra = _extra_registry(tuple(getattr(settings, "METRICS_EXTRA_COLLECTORS", ()) or ()))
+    extra = _extra_registry(tuple(settings.METRICS_EXTRA_COLLECTORS))
     return output + generate_latest(extra)
 
 
@@ -95,7 +94,7 @@ def render_metrics() -> bytes:
 def metrics_view(request):
     """Prometheus scrape endpoint. 401: no or wrong token; 403: no token and the address is not allowed."""
     if not (bearer_token_valid(request) or client_ip_allowed(request)):
-        if request.headers.get("Authorization") or not getattr(settings, "METRICS_ALLOWED_IPS", ()):
+        if request.headers.get("Authorization") or not settings.METRICS_ALLOWED_IPS:
             response = JsonResponse({"detail": "A valid metrics token is required."}, status=401)
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response

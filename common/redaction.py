@@ -61,7 +61,7 @@ _KEY_VALUE = re.compile(
     r"(?P<key>[\w-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|authorization|"
     r"credential|private[-_]?key|signing[-_]?key)[\w-]*)"
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
-    r"(?P<value>(?:bearer\s+|basic\s+)?[^\s\"'&,;})\]]+)",
+    r"(?P<value>(?!\[redacted\])(?:bearer\s+|basic\s+)?[^\s\"'&,;})\]]+)",  # an already redacted value stays
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)

@@ -20,9 +20,7 @@ _otlp_installed = False
 
 def tracing_configured() -> bool:
     """True when spans should be exported (an OTLP endpoint is set and observability is on)."""
-    return bool(getattr(settings, "OTEL_EXPORTER_OTLP_ENDPOINT", "")) and getattr(
-        settings, "OBSERVABILITY_ENABLED", True
-    )
+    return bool(settings.OTEL_EXPORTER_OTLP_ENDPOINT) and settings.OBSERVABILITY_ENABLED
 
 
 def setup_tracing(*, exporter=None, simple: bool = False) -> bool:
@@ -45,7 +43,7 @@ def setup_tracing(*, exporter=None, simple: bool = False) -> bool:
         if _provider is None:
             resource = Resource.create(
                 {
-                    "service.name": getattr(settings, "OTEL_SERVICE_NAME", "") or "aiassistant-api",
+                    "service.name": settings.OTEL_SERVICE_NAME,
                     "service.version": settings.APP_VERSION,
                     "deployment.environment": settings.ENVIRONMENT,
                 }
@@ -61,7 +59,7 @@ def setup_tracing(*, exporter=None, simple: bool = False) -> bool:
         _provider.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
         if not _instrumentors:
             _instrument()
-    logger.info("Tracing enabled (service %s)", getattr(settings, "OTEL_SERVICE_NAME", "aiassistant-api"))
+    logger.info("Tracing enabled (service %s)", settings.OTEL_SERVICE_NAME)
     return True
 
 

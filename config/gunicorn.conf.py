@@ -1,16 +1,19 @@
 """gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi`. Every value can be set by environment.
 
+This file reads os.environ itself: gunicorn's master loads it before Django (and config/env.py's settings) exist.
+
 Metrics: with several workers, set PROMETHEUS_MULTIPROC_DIR in the environment before gunicorn starts (not
 from Python: prometheus_client reads it at import). The master empties it at start and marks each dead
 worker's files, so one scrape of /metrics sums every worker.
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for common.logging below
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for common.* below
+
+from common import prometheus_dir  # noqa: E402 - after the path above
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -63,10 +66,7 @@ if _log_format() == "json":
 
 def on_starting(server):
     """Master, before any worker: start from an empty metrics directory (old pids would be summed forever)."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory, exist_ok=True)
+    prometheus_dir.reset(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
 
 
 def post_fork(server, worker):
@@ -82,7 +82,4 @@ def post_fork(server, worker):
 
 def child_exit(server, worker):
     """Master, when a worker exits: its live gauges go, its counters and histograms stay in the sum."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
+    prometheus_dir.mark_dead(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), worker.pid)

@@ -60,5 +60,3 @@ def run_step_attempts(*, step_type, config: dict, retry: dict, timeout: float, r
         except Exception as exc:  # a bug in a step type must fail the step, not the worker
             logger.exception("step type %s raised an unexpected error", step_type.name)
             return StepOutcome(StepStatus.FAILED, error=f"unexpected error: {type(exc).__name__}", attempts=attempts)
-
-

@@ -80,7 +80,7 @@ def address_problem(address: str) -> str | None:
 
 def is_allowed_host(host: str, port: int) -> bool:
     """Whether the host (exact name, or name:port) is exempt from the address checks."""
-    allowed = {entry.strip().lower() for entry in getattr(settings, "WORKFLOW_HTTP_ALLOWED_HOSTS", [])}
+    allowed = {entry.strip().lower() for entry in settings.WORKFLOW_HTTP_ALLOWED_HOSTS}
     host = host.lower()
     with_port = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return host in allowed or with_port in allowed

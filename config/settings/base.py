@@ -1,10 +1,14 @@
-"""Settings shared by every environment; environment modules override what differs."""
+"""Settings shared by every environment, and every default: the environment modules (local, test, production)
+only set plain values that differ or refuse to start without a value; nothing here is built twice.
+
+Every value comes from the process environment through config/env.py. The test suite's own defaults (its
+PostgreSQL, Redis and broker) are environment defaults too, set by pytest-env in pyproject.toml.
+"""
 
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from common.logging import build_logging
 from config.env import BASE_DIR, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -67,7 +71,13 @@ TEMPLATES = [
 
 # Database: DATABASE_URL, with a SQLite file under var/ as the embedded default.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # runserver and the Celery worker (make run) share the SQLite file: WAL lets readers go on while one process
+    # writes, IMMEDIATE transactions take the write lock up front (no "database is locked" half-way through).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 pool; it needs CONN_MAX_AGE = 0. The pool is per process:
     # size it as hosts x gunicorn workers x DB_POOL_MAX_SIZE (+ Celery workers) < max_connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -86,7 +96,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "aiassistant",
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="aiassistant"),
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
         }
     }
@@ -181,7 +191,6 @@ REST_FRAMEWORK: dict[str, Any] = {
         "user": env.str("THROTTLE_USER", default="1000/minute"),
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
     },
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.NamespaceVersioning",
@@ -245,33 +254,27 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_FILESYSTEM_DIR = BASE_DIR / "var" / "celery"
 
 
-def celery_transport_options(broker_url: str) -> dict:
-    """Broker transport options for the chosen broker (test and production settings call it again)."""
-    if broker_url.startswith("filesystem://"):
-        queue = str(CELERY_FILESYSTEM_DIR / "queue")
-        return {
-            "data_folder_in": queue,
-            "data_folder_out": queue,
-            "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
-            "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
-            "store_processed": False,
-            "polling_interval": 0.2,
-        }
-    if broker_url.startswith(("redis://", "rediss://", "sentinel://")):
-        # Unacknowledged messages come back after visibility_timeout (whole worker killed: nobody rejects
-        # them). Duplicates are harmless (the runner's heartbeat lease and per-step records), so it may be
-        # shorter than an execution; the restore sweep runs every interval x throttle seconds.
-        return {
-            "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600),
-            "unacked_restore_interval": env.int("CELERY_BROKER_RESTORE_INTERVAL", default=10),
-            "unacked_restore_throttle": env.int("CELERY_BROKER_RESTORE_THROTTLE", default=10),
-            "socket_timeout": 30,
-            "socket_connect_timeout": 10,
-        }
-    return {}
-
-
-CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
+        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    # Unacknowledged messages come back after visibility_timeout (whole worker killed: nobody rejects them).
+    # Duplicates are harmless (the runner's heartbeat lease and per-step records), so it may be shorter than an
+    # execution; the restore sweep runs every interval x throttle seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_BROKER_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_BROKER_RESTORE_THROTTLE", default=10),
+        "socket_timeout": 30,
+        "socket_connect_timeout": 10,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = WORKFLOW_EXECUTION_QUEUE
 CELERY_TASK_ACKS_LATE = True
@@ -305,11 +308,39 @@ SECURE_REFERRER_POLICY = "same-origin"
 # tracing (the benchmark's "off" run); /metrics and /health/ stay routed.
 OBSERVABILITY_ENABLED = env.bool("OBSERVABILITY_ENABLED", default=True)
 SERVICE_NAME = "aiassistant-api"
-LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # production defaults to json
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # "json" or "console"; production defaults to json
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = build_logging(
-    fmt=LOG_FORMAT, level=LOG_LEVEL, service=SERVICE_NAME, environment=ENVIRONMENT, version=APP_VERSION
-)
+# One stdout handler; its formatter (JSON or console lines, by LOG_FORMAT) and the context filter (service,
+# environment, version) read the final settings when Django configures logging, so no module rebuilds this.
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "context": {"()": "common.logging.ContextFilter"},
+        "redact": {"()": "common.logging.RedactionFilter"},
+    },
+    "formatters": {"line": {"()": "common.logging.formatter_from_settings"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+            "filters": ["context", "redact"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The request middleware writes one line per request with the route; django.server would repeat it.
+        "django.server": {"level": "WARNING"},
+        "celery": {"level": LOG_LEVEL},
+        # Failing checks are reported by the health endpoints; one traceback per probe would flood the logs.
+        "health_check": {"level": "ERROR"},
+        # httpx logs every request URL at INFO, query string included: a key passed there would leak.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}
 # /metrics: `Authorization: Bearer <METRICS_TOKEN>`, or a client address (common.http.client_ip) in these CIDRs.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
@@ -319,32 +350,26 @@ WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default=SERVICE_NAME)
 
-_PROMETHEUS_DB_ENGINES = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
-    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
-}
-_PROMETHEUS_CACHE_BACKENDS = {
-    "django_redis.cache.RedisCache": "django_prometheus.cache.backends.redis.RedisCache",
-    "django.core.cache.backends.locmem.LocMemCache": "django_prometheus.cache.backends.locmem.LocMemCache",
-}
-
-
-def observe_backends(databases: dict, caches: dict) -> None:
-    """Swap database engines and cache backends for django-prometheus' counting subclasses, in place.
-
-    Environment modules call it last, after their own checks on ENGINE (the wrapped engines subclass Django's,
-    so connection pooling and every OPTIONS work unchanged).
-    """
-    if not OBSERVABILITY_ENABLED:
-        return
-    for database in databases.values():
-        database["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(database["ENGINE"], database["ENGINE"])
-    for cache in caches.values():
-        cache["BACKEND"] = _PROMETHEUS_CACHE_BACKENDS.get(cache["BACKEND"], cache["BACKEND"])
-
+# Prometheus multiprocess mode (several gunicorn workers or Celery pool processes): prometheus_client itself reads
+# this variable from the environment at import; the app reads it here for the directory's lifecycle.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 if OBSERVABILITY_ENABLED:
     INSTALLED_APPS.append("django_prometheus")
     MIDDLEWARE.insert(0, "common.middleware.RequestContextMiddleware")
     # django-prometheus' after-middleware, lean: see common.middleware.PrometheusMiddleware.
     MIDDLEWARE.append("common.middleware.PrometheusMiddleware")
+    # django-prometheus' counting subclasses of the database engines and cache backends (they subclass Django's,
+    # so connection pooling and every OPTIONS work unchanged).
+    _PROMETHEUS_DB_ENGINES = {
+        "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+        "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    }
+    _PROMETHEUS_CACHE_BACKENDS = {
+        "django_redis.cache.RedisCache": "django_prometheus.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.locmem.LocMemCache": "django_prometheus.cache.backends.locmem.LocMemCache",
+    }
+    for _database in DATABASES.values():
+        _database["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(_database["ENGINE"], _database["ENGINE"])
+    for _cache in CACHES.values():
+        _cache["BACKEND"] = _PROMETHEUS_CACHE_BACKENDS.get(_cache["BACKEND"], _cache["BACKEND"])

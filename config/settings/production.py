@@ -3,31 +3,21 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import (
-    APP_VERSION,
-    CACHES,
-    DATABASES,
-    LOG_LEVEL,
-    SERVICE_NAME,
-    SIMPLE_JWT,
-    STORAGES,
-    build_logging,
-    celery_transport_options,
-    observe_backends,
-)
+from .base import CELERY_BROKER_URL, DATABASES, SIMPLE_JWT, STORAGES
 
 DEBUG = False
+ENVIRONMENT = env.str("ENVIRONMENT", default="production")
 SECRET_KEY = require("SECRET_KEY")
 SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")
 require("DATABASE_URL")
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+# (the engine may already be django-prometheus' counting subclass of Django's PostgreSQL engine)
+if not DATABASES["default"]["ENGINE"].endswith(".postgresql"):
     raise SystemExit("configuration error: DATABASE_URL must point to PostgreSQL in production")
 require("REDIS_URL")
 # Executions need a broker that survives restarts and redelivers unacknowledged tasks.
-CELERY_BROKER_URL = require("CELERY_BROKER_URL")
+require("CELERY_BROKER_URL")
 if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://", "amqp://", "amqps://")):
     raise SystemExit("configuration error: CELERY_BROKER_URL must point to Redis or RabbitMQ in production")
-CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise SystemExit("configuration error: the environment variable ALLOWED_HOSTS is required (see .env.example)")
@@ -46,10 +36,5 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
-# Observability: JSON log lines on stdout by default; database/cache wrappers (after the ENGINE check above).
-ENVIRONMENT = env.str("ENVIRONMENT", default="production")
+# JSON log lines on stdout by default (common.logging reads LOG_FORMAT and ENVIRONMENT when logging starts).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
-LOGGING = build_logging(
-    fmt=LOG_FORMAT, level=LOG_LEVEL, service=SERVICE_NAME, environment=ENVIRONMENT, version=APP_VERSION
-)
-observe_backends(DATABASES, CACHES)

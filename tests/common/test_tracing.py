@@ -1,6 +1,7 @@
 """OpenTelemetry: off without an endpoint; one trace from the API request through Celery to outbound HTTP."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -98,7 +99,9 @@ print(json.dumps({
 
 
 def probe(**env) -> dict:
-    environment = {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin", **env}
+    # The suite's services (pyproject.toml's pytest-env defaults) and nothing else of this process' environment.
+    services = {name: os.environ[name] for name in ("DATABASE_URL", "REDIS_URL", "CACHE_KEY_PREFIX")}
+    environment = {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin", **services, **env}
     result = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
