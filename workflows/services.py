@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -73,7 +74,7 @@ def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fiel
     require_role(role, Role.EDITOR, "change workflows")
     # Lock the row: two concurrent definition changes must not both become version n+1.
     locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    changes = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
+    changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
     definition = fields.get("definition")
     if definition is not None and definition != locked.definition:
         _validate(definition)
