@@ -102,7 +102,7 @@ def _post(url: str, token: str, body: dict) -> int:
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
         return response.status
 
 

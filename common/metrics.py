@@ -101,7 +101,7 @@ def user_seen(user_id: str, *, now: float | None = None) -> None:
             }
             seen[user_id] = now
             cache.set(_ACTIVE_USERS_KEY, seen, ACTIVE_USERS_WINDOW_SECONDS * 2)
-    except Exception:  # noqa: BLE001 - a metric must never fail a request
+    except Exception:  # a metric must never fail a request
         logger.warning("Could not record an active user", exc_info=True)
 
 
@@ -121,7 +121,7 @@ class ActiveUsersCollector:
     def collect(self):
         try:
             value = active_users_count()
-        except Exception:  # noqa: BLE001 - the cache being down must not break the whole scrape
+        except Exception:  # the cache being down must not break the whole scrape
             logger.warning("Could not count active users", exc_info=True)
             return
         yield GaugeMetricFamily(
@@ -181,7 +181,7 @@ class CeleryQueueCollector:
                 for step in _KOMBU_PRIORITY_STEPS:
                     pipe.llen(f"{queue}{_KOMBU_PRIORITY_SEP}{step}")
                 family.add_metric([queue], sum(pipe.execute()))
-        except Exception:  # noqa: BLE001 - broker down: no sample (the queue-backlog alert must not see 0)
+        except Exception:  # broker down: no sample (the queue-backlog alert must not see 0)
             logger.warning("Could not read the Celery queue length", exc_info=True)
             return
         yield family
@@ -225,7 +225,7 @@ class MigrationsCollector:
         if self._cached is None or now - self._cached[0] > self.ttl:
             try:
                 self._cached = (now, self._counts())
-            except Exception:  # noqa: BLE001 - database down: no sample
+            except Exception:  # database down: no sample
                 logger.warning("Could not count migrations", exc_info=True)
                 return
         applied = GaugeMetricFamily(

@@ -56,7 +56,7 @@ class _Guarded:
     def collect(self):
         try:
             return list(self.collector.collect())
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("Metrics collector %r failed", self.collector, exc_info=True)
             return []
 

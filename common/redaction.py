@@ -169,7 +169,7 @@ def configured_secrets() -> tuple[str, ...]:
         values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
         values.append(getattr(settings, "SIMPLE_JWT", {}).get("SIGNING_KEY", ""))
         setting_changed.connect(_forget_configured, dispatch_uid="common.redaction.forget_configured")
-    except Exception:  # noqa: BLE001 - redaction (of log lines above all) must never fail because of settings
+    except Exception:  # redaction (of log lines above all) must never fail because of settings
         return ()
     _configured = tuple(v for v in values if isinstance(v, str) and len(v) >= _MIN_CONFIGURED_LENGTH)
     return _configured

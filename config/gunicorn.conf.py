@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for common.* below
 
-from common import prometheus_dir  # noqa: E402 - after the path above
+from common import prometheus_dir  # after the path above
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -76,7 +76,7 @@ def post_fork(server, worker):
 
     try:
         setup_tracing()
-    except Exception:  # noqa: BLE001 - a tracing problem must not stop the worker from serving
+    except Exception:  # a tracing problem must not stop the worker from serving
         server.log.exception("Tracing setup failed; serving without tracing")
 
 

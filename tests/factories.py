@@ -19,7 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -77,6 +77,6 @@ class WorkflowFactory(factory.django.DjangoModelFactory):
     version = 1
 
     @factory.post_generation
-    def _version(obj, create, extracted, **kwargs):  # noqa: N805
+    def _version(obj, create, extracted, **kwargs):
         if create:
             WorkflowVersion.objects.create(workflow=obj, version=obj.version, definition=obj.definition)

@@ -44,9 +44,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 def http_get(url: str, headers: dict | None = None, timeout: float = 5) -> tuple[int, bytes]:
     """GET a URL; returns (status, body) for any HTTP status, raises OSError when nothing answers."""
-    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - local test servers only
+    request = urllib.request.Request(url, headers=headers or {})  # local test servers only
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

@@ -23,7 +23,7 @@ class ScriptedStep(StepType):
     """A step type for tests: each call pops the next scripted result (an exception is raised)."""
 
     name = "scripted"
-    default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}  # noqa: RUF012
+    default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}
 
     def __init__(self, script=None, *, hold: threading.Event | None = None, ignore_timeout: float = 0):
         self.script = list(script or [])
@@ -53,7 +53,7 @@ def scripted(monkeypatch):
     return register
 
 
-def make_execution(definition, input=None, **fields) -> Execution:  # noqa: A002
+def make_execution(definition, input=None, **fields) -> Execution:
     workflow = WorkflowFactory(definition=definition)
     version = WorkflowVersion.objects.get(workflow=workflow, version=1)
     return Execution.objects.create(workflow=workflow, workflow_version=version, input=input or {}, **fields)
