@@ -4,15 +4,14 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from common.api import PaginatedListMixin
+from common.filters import CreatedRangeFilterSet
 from projects import selectors, services
 from projects.api import serializers
 from projects.models import Membership, Project
 
 
-class ProjectFilter(django_filters.FilterSet):
+class ProjectFilter(CreatedRangeFilterSet):
     role = django_filters.CharFilter(field_name="role", help_text="Only projects where the caller has this role.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Project

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
 from common.errors import Invalid
+from common.filters import CreatedRangeFilterSet
 from projects.selectors import project_get
 from workflows import selectors, services
 from workflows.api import serializers
@@ -26,19 +27,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-class WorkflowFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
+class WorkflowFilter(CreatedRangeFilterSet):
     class Meta:
         model = Workflow
         fields = ["is_active"]
 
 
-class ExecutionFilter(django_filters.FilterSet):
+class ExecutionFilter(CreatedRangeFilterSet):
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Execution
