@@ -44,7 +44,7 @@ system-deps:
 services:
 	@bash deploy/scripts/ensure-services.sh
 
-# Services and selectors are type-checked (STYLE.md habit 11).
+# Services, selectors and the shared helpers are type-checked (mypy with django-stubs).
 MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py projects/permissions.py \
 	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py \
 	common/metrics.py common/metrics_view.py common/logging.py common/middleware.py common/health.py common/tracing.py \

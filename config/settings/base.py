@@ -293,7 +293,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.recover_stale_executions",
         "schedule": WORKFLOW_RECOVERY_INTERVAL,
     },
-    # simplejwt's blacklist grows with every login and refresh; expired rows are useless (PITFALLS.md).
+    # simplejwt's blacklist grows with every login and refresh; expired rows are useless (its flushexpiredtokens).
     "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
 }
 
