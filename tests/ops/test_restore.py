@@ -138,12 +138,12 @@ def test_restore_of_a_failed_backup_is_refused(transactional_db, unreachable_s3)
 def test_restore_gives_up_when_the_app_holds_locks_and_changes_nothing(seeded, backup_dir, monkeypatch):
     import psycopg
 
-    from ops import engines
+    from ops.engines import postgres
 
     _backup(backup_dir)
     User.objects.filter(id=seeded["users"][0].id).delete()
     before = table_facts()
-    monkeypatch.setattr(engines, "RESTORE_LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(postgres, "RESTORE_LOCK_TIMEOUT_MS", 300)
     db = connection.settings_dict
     with psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"]) as holder:
         holder.execute("SELECT count(*) FROM accounts_user")  # an open transaction holding ACCESS SHARE
