@@ -7,7 +7,6 @@ failure even when the work fails, so each database write here commits on its own
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -466,7 +465,3 @@ def backup_prune(*, keep_days: int, keep_last: int = 1, dry_run: bool = False) -
                 raise BackupError(_storage_error(exc)) from exc
         record.delete()
     return doomed
-
-
-def stdin_is_interactive() -> bool:
-    return sys.stdin is not None and sys.stdin.isatty()

@@ -1,6 +1,7 @@
 """manage.py restore: refusals leave the database untouched; a restore that fails midway changes nothing."""
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -8,7 +9,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import User
-from ops import services
 from ops.engines import engine_for
 from ops.models import BackupKind, BackupRecord
 from tests.ops.conftest import table_facts
@@ -106,8 +106,8 @@ def test_restore_into_target_database_leaves_the_app_database_alone(seeded, back
 
 def test_restore_refuses_without_yes_when_stdin_is_not_a_terminal(seeded, backup_dir, monkeypatch):
     _backup(backup_dir)
-    monkeypatch.setattr(services, "stdin_is_interactive", lambda: False)
-    monkeypatch.setattr("ops.management.commands.restore.stdin_is_interactive", lambda: False)
+    # Not a terminal (isatty() is False), even though an answer is waiting on it.
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
 
     with pytest.raises(CommandError, match="without --yes"):
         call_command("restore", "latest")

@@ -1,8 +1,10 @@
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from ops.engines import BackupError, one_line
-from ops.services import backup_restore, stdin_is_interactive
+from ops.services import backup_restore
 
 
 class Command(BaseCommand):
@@ -20,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         target = options["target_database"] or "the application database"
         if not options["yes"]:
-            if not stdin_is_interactive():
+            if sys.stdin is None or not sys.stdin.isatty():
                 raise CommandError("refusing to restore without --yes when stdin is not a terminal")
             answer = input(f"Replace all data in {target} with backup {options['backup']}? Type 'yes': ")
             if answer.strip().lower() != "yes":
