@@ -1,13 +1,12 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.core.management.base import CommandError
 
-from ops.engines import BackupError, one_line
+from ops.management.base import OpsCommand
 from ops.services import backup_restore
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Restore a backup (id, 'latest' or object key): checks its sha256, takes a safety backup, restores in one "
         "transaction, then compares every table with the manifest."
@@ -27,16 +26,13 @@ class Command(BaseCommand):
             answer = input(f"Replace all data in {target} with backup {options['backup']}? Type 'yes': ")
             if answer.strip().lower() != "yes":
                 raise CommandError("restore cancelled")
-        try:
-            result = backup_restore(
-                ref=options["backup"],
-                target_database=options["target_database"],
-                safety_backup=not options["no_safety_backup"],
-            )
-        except BackupError as exc:
-            raise CommandError(f"restore failed: {exc}") from exc
-        except DatabaseError as exc:
-            raise CommandError(f"restore failed: database error: {one_line(str(exc))}") from exc
+        result = self.run_operation(
+            "restore",
+            backup_restore,
+            ref=options["backup"],
+            target_database=options["target_database"],
+            safety_backup=not options["no_safety_backup"],
+        )
         if result.safety_backup is not None:
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
         phases = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.phases.items())
