@@ -109,7 +109,7 @@ def _fetch_verified(ref: BackupRef) -> FetchedDump:
         local = st.local_path(storage, ref.key)
         temporary = local is None
         if local is None:
-            path = st.download_to_temp(storage, ref.key, getattr(settings, "BACKUP_TEMP_DIR", None))
+            path = st.download_to_temp(storage, ref.key, settings.BACKUP_TEMP_DIR)
         elif os.path.exists(local):
             path = local
         else:
