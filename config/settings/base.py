@@ -133,6 +133,8 @@ BACKUP_STORAGE = env.str("BACKUP_STORAGE", default="local")
 BACKUP_LOCAL_DIR = env.str("BACKUP_LOCAL_DIR", default="") or str(BASE_DIR / "var" / "backups")
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 BACKUP_S3_KMS_KEY_ID = env.str("BACKUP_S3_KMS_KEY_ID", default="")
+# Where downloaded dumps are staged during restore/verify; default the system temp dir.
+BACKUP_TEMP_DIR = env.str("BACKUP_TEMP_DIR", default="") or None
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None

@@ -1,6 +1,7 @@
 """manage.py restore: refusals leave the database untouched; a restore that fails midway changes nothing."""
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -8,7 +9,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import User
-from ops import services
 from ops.engines import engine_for
 from ops.models import BackupKind, BackupRecord
 from tests.ops.conftest import table_facts
@@ -106,8 +106,8 @@ def test_restore_into_target_database_leaves_the_app_database_alone(seeded, back
 
 def test_restore_refuses_without_yes_when_stdin_is_not_a_terminal(seeded, backup_dir, monkeypatch):
     _backup(backup_dir)
-    monkeypatch.setattr(services, "stdin_is_interactive", lambda: False)
-    monkeypatch.setattr("ops.management.commands.restore.stdin_is_interactive", lambda: False)
+    # Not a terminal (isatty() is False), even though an answer is waiting on it.
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
 
     with pytest.raises(CommandError, match="without --yes"):
         call_command("restore", "latest")
@@ -138,12 +138,12 @@ def test_restore_of_a_failed_backup_is_refused(transactional_db, unreachable_s3)
 def test_restore_gives_up_when_the_app_holds_locks_and_changes_nothing(seeded, backup_dir, monkeypatch):
     import psycopg
 
-    from ops import engines
+    from ops.engines import postgres
 
     _backup(backup_dir)
     User.objects.filter(id=seeded["users"][0].id).delete()
     before = table_facts()
-    monkeypatch.setattr(engines, "RESTORE_LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(postgres, "RESTORE_LOCK_TIMEOUT_MS", 300)
     db = connection.settings_dict
     with psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"]) as holder:
         holder.execute("SELECT count(*) FROM accounts_user")  # an open transaction holding ACCESS SHARE

@@ -1,20 +1,20 @@
-from django.core.management.base import BaseCommand
-
+from ops.management.base import OpsCommand
 from ops.selectors import backup_list
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "List recorded backups, newest first."
 
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=50)
 
     def handle(self, *args, **options):
+        records = self.run_operation("list", lambda: list(backup_list()[: options["limit"]]))
         header = (
             f"{'id':36}  {'started (UTC)':19}  {'kind':9}  {'status':9}  {'size':>12}  {'secs':>7}  {'verified':8}  key"
         )
         self.stdout.write(header)
-        for r in backup_list()[: options["limit"]]:
+        for r in records:
             verified = {True: "ok", False: "FAILED", None: "-"}[r.verify_ok]
             self.stdout.write(
                 f"{r.id!s:36}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.kind:9}  {r.status:9}  "

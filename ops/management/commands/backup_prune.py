@@ -1,11 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
-
-from ops.engines import BackupError, one_line
+from ops.management.base import OpsCommand
 from ops.services import backup_prune
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Delete backups older than --keep-days (objects and records); the newest good backup is always kept."
 
     def add_arguments(self, parser):
@@ -14,14 +11,13 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, **options):
-        try:
-            doomed = backup_prune(
-                keep_days=options["keep_days"], keep_last=options["keep_last"], dry_run=options["dry_run"]
-            )
-        except BackupError as exc:
-            raise CommandError(f"prune failed: {exc}") from exc
-        except DatabaseError as exc:
-            raise CommandError(f"prune failed: database error: {one_line(str(exc))}") from exc
+        doomed = self.run_operation(
+            "prune",
+            backup_prune,
+            keep_days=options["keep_days"],
+            keep_last=options["keep_last"],
+            dry_run=options["dry_run"],
+        )
         verb = "would delete" if options["dry_run"] else "deleted"
         for record in doomed:
             self.stdout.write(f"{verb} {record.id} {record.status} {record.key}")

@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+import sys
 
-from ops.engines import BackupError, one_line
-from ops.services import backup_restore, stdin_is_interactive
+from django.core.management.base import CommandError
+
+from ops.management.base import OpsCommand
+from ops.services import backup_restore
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Restore a backup (id, 'latest' or object key): checks its sha256, takes a safety backup, restores in one "
         "transaction, then compares every table with the manifest."
@@ -20,21 +21,18 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         target = options["target_database"] or "the application database"
         if not options["yes"]:
-            if not stdin_is_interactive():
+            if sys.stdin is None or not sys.stdin.isatty():
                 raise CommandError("refusing to restore without --yes when stdin is not a terminal")
             answer = input(f"Replace all data in {target} with backup {options['backup']}? Type 'yes': ")
             if answer.strip().lower() != "yes":
                 raise CommandError("restore cancelled")
-        try:
-            result = backup_restore(
-                ref=options["backup"],
-                target_database=options["target_database"],
-                safety_backup=not options["no_safety_backup"],
-            )
-        except BackupError as exc:
-            raise CommandError(f"restore failed: {exc}") from exc
-        except DatabaseError as exc:
-            raise CommandError(f"restore failed: database error: {one_line(str(exc))}") from exc
+        result = self.run_operation(
+            "restore",
+            backup_restore,
+            ref=options["backup"],
+            target_database=options["target_database"],
+            safety_backup=not options["no_safety_backup"],
+        )
         if result.safety_backup is not None:
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
         phases = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.phases.items())
