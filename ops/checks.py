@@ -9,10 +9,10 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 @register()
 def backup_storage_check(app_configs, **kwargs):
     """BACKUP_STORAGE must name a known backend, and S3 needs a bucket."""
-    storage = getattr(settings, "BACKUP_STORAGE", "local")
+    storage = settings.BACKUP_STORAGE
     if storage not in ("local", "s3"):
         return [Error(f"BACKUP_STORAGE is {storage!r}; use 'local' or 's3'.", id="ops.E001")]
-    if storage == "s3" and not getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
+    if storage == "s3" and not settings.AWS_STORAGE_BUCKET_NAME:
         return [Error("BACKUP_STORAGE is 's3' but AWS_STORAGE_BUCKET_NAME is empty.", id="ops.E002")]
     return []
 
@@ -21,7 +21,7 @@ def backup_storage_check(app_configs, **kwargs):
 def backup_deploy_check(app_configs, **kwargs):
     """In production backups belong off the host, and pg_dump/pg_restore must be installed."""
     found: list[CheckMessage] = []
-    if getattr(settings, "BACKUP_STORAGE", "local") == "local":
+    if settings.BACKUP_STORAGE == "local":
         found.append(
             Warning(
                 "Backups are written to a local folder (BACKUP_STORAGE=local): they die with the host.",

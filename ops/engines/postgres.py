@@ -69,7 +69,7 @@ class PostgresEngine:
 
     def _env(self, dbname: str | None = None) -> dict:
         p = self._params(dbname)
-        env = dict(os.environ)
+        env = dict(os.environ)  # pg_dump and pg_restore get this process' environment, plus the PG* below
         mapping = {"dbname": "PGDATABASE", "host": "PGHOST", "port": "PGPORT", "user": "PGUSER"}
         mapping |= {"password": "PGPASSWORD", "sslmode": "PGSSLMODE", "connect_timeout": "PGCONNECT_TIMEOUT"}
         for key, var in mapping.items():
@@ -148,7 +148,7 @@ class PostgresEngine:
             def compute() -> None:
                 try:
                     facts.update(self._facts(conn))
-                except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                except BaseException as exc:  # reported by the main thread
                     failure.append(exc)
 
             with tempfile.TemporaryFile() as errors:

@@ -6,7 +6,6 @@ Names with a leading underscore are for the services of this package only.
 
 import json
 import os
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -94,7 +93,6 @@ class FetchedDump:
 
     path: str
     temporary: bool
-    seconds: float = 0.0
 
     def cleanup(self) -> None:
         if self.temporary and os.path.exists(self.path):
@@ -104,7 +102,6 @@ class FetchedDump:
 def _fetch_verified(ref: BackupRef) -> FetchedDump:
     """Download (or, for a local folder, locate) the dump and check its sha256 against the manifest."""
     storage = st.backup_storage()
-    clock = time.monotonic()
     try:
         local = st.local_path(storage, ref.key)
         temporary = local is None
@@ -126,7 +123,6 @@ def _fetch_verified(ref: BackupRef) -> FetchedDump:
         raise BackupError(
             f"checksum mismatch for {ref.key}: sha256 {digest[:12]}… but manifest says {str(expected)[:12]}…"
         )
-    fetched.seconds = time.monotonic() - clock
     return fetched
 
 
