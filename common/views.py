@@ -1,6 +1,7 @@
 """Error views: problem+json under /api/, Django's defaults elsewhere (admin, docs)."""
 
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from common.exceptions import problem_response, server_error_response
 
@@ -9,6 +10,7 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # an unknown path answers 404 whatever the method (a POST must not get Django's CSRF page)
 def api_not_found(request, *args, **kwargs):
     """Catch-all for unknown /api/ paths, so that even DEBUG never answers with an HTML page."""
     return problem_response(404, "No resource at this address.", code="not_found")
@@ -24,3 +26,10 @@ def handler500(request):
     if _is_api(request):
         return server_error_response()
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: problem+json under /api/ (the API uses tokens, not cookies); Django's page elsewhere."""
+    if _is_api(request):
+        return problem_response(403, "CSRF verification failed.", code="csrf_failed")
+    return csrf.csrf_failure(request, reason=reason)

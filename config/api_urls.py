@@ -1,18 +1,17 @@
-"""API v1: one namespace per version (NamespaceVersioning reads request.version from it)."""
+"""The API's routes, mounted three times by config/urls.py: `/api/v1/` (namespace v1), `/api/v2/` (v2) and
+`/api/` (namespace api, version chosen by header). The views are the same; common.api_versions shapes responses."""
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from common.views import api_not_found
 
-app_name = "v1"
-
 urlpatterns = [
     path("auth/", include("accounts.api.urls")),
     path("projects/", include("projects.api.urls")),
     path("", include("workflows.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="redoc"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^.*$", api_not_found),
 ]

@@ -6,6 +6,7 @@ ops' engines (the environment handed on to pg_dump and pg_restore). wsgi.py, asg
 settings module.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -21,3 +22,32 @@ def require(name: str) -> str:
     if not value:
         raise SystemExit(f"configuration error: the environment variable {name} is required (see .env.example)")
     return value
+
+
+def moment(name: str) -> datetime.datetime | None:
+    """An ISO 8601 date-time variable as an aware datetime (UTC when no offset is given), None when unset.
+
+    A value that does not parse stops the process with one line naming the variable.
+    """
+    value = env.str(name, default="")
+    return _parse_moment(name, value) if value else None
+
+
+def windows(name: str) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """A comma-separated list of ISO 8601 intervals `start/end`, e.g. `2027-03-02T10:00Z/2027-03-02T11:00Z`."""
+    found = []
+    for item in env.list(name, default=[]):
+        start, sep, end = item.partition("/")
+        begin, until = _parse_moment(name, start), _parse_moment(name, end) if sep else None
+        if until is None or until <= begin:
+            raise SystemExit(f"configuration error: {name} must list start/end intervals with end after start")
+        found.append((begin, until))
+    return found
+
+
+def _parse_moment(name: str, value: str) -> datetime.datetime:
+    try:
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise SystemExit(f"configuration error: {name} is not an ISO 8601 date-time: {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)

@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from common import health
 from common.metrics_view import metrics_view
-from common.views import api_not_found
 
 admin.site.site_header = "aiassistant-api administration"
 admin.site.site_title = "aiassistant-api"
@@ -14,8 +13,9 @@ urlpatterns = [
     path("health/ready/", health.ReadyView.as_view(), name="health-ready"),
     path("health/detailed/", health.DetailedView.as_view(), name="health-detailed"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/v1/", include("config.api_urls", namespace="v1")),
-    re_path(r"^api/", api_not_found),
+    path("api/v1/", include(("config.api_urls", "v1"))),
+    path("api/v2/", include(("config.api_urls", "v2"))),
+    path("api/", include(("config.api_urls", "api"))),
 ]
 
 handler404 = "common.views.handler404"

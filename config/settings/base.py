@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from config.env import BASE_DIR, env
+from config.env import BASE_DIR, env, moment, windows
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "common.api_versions.negotiation.ApiVersionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -178,7 +179,7 @@ CORS_URLS_REGEX = r"^/api/.*$"
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["common.api_versions.drf.VersionedJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -195,11 +196,20 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.NamespaceVersioning",
-    "DEFAULT_VERSION": "v1",
-    "ALLOWED_VERSIONS": ["v1"],  # v2 is added with its namespace
+    "DEFAULT_VERSIONING_CLASS": "common.api_versions.drf.ApiVersioning",
+    "DEFAULT_VERSION": "1",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# API versions (common.api_versions, docs/api-versioning.md): a version's deprecation date adds Deprecation and
+# Link headers to its responses; its sunset date adds Sunset and, once passed, makes it answer 410; brownouts are
+# windows before the sunset during which it answers 410 already, so that clients notice early.
+API_V1_DEPRECATION_DATE = moment("API_V1_DEPRECATION_DATE")
+API_V1_SUNSET_DATE = moment("API_V1_SUNSET_DATE")
+API_V1_BROWNOUTS = windows("API_V1_BROWNOUTS")
+API_DEPRECATION_INFO_URL = env.str("API_DEPRECATION_INFO_URL", default="/api/v2/docs/")
+# Forged CSRF on the admin answers Django's page; under /api/ a problem+json.
+CSRF_FAILURE_VIEW = "common.views.csrf_failure"
 
 SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TTL", default=300)),
