@@ -7,6 +7,7 @@ problems with the definition as a whole use the path ``$``.
 
 import math
 import re
+from graphlib import CycleError, TopologicalSorter
 
 from workflows import templating
 from workflows.steps import REGISTRY
@@ -133,48 +134,38 @@ def _check_dependencies(steps: list, ids: dict[str, int], errors: _Errors) -> di
     return graph
 
 
-def _find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Each distinct dependency cycle once, as the list of its step ids in dependency order."""
-    state: dict[str, str] = {}  # "visiting" while on the DFS stack, then "done"
-    stack: list[str] = []
+def _find_cycles(graph: dict[str, list[str]], order: dict[str, int]) -> list[list[str]]:
+    """Each distinct dependency cycle once: its step ids in dependency order, from the step defined first.
+
+    graphlib reports one cycle at a time: drop the edge that closes it and ask again, until none is left.
+    """
+    remaining = {node: list(dependencies) for node, dependencies in graph.items()}
     cycles: list[list[str]] = []
     seen: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = "visiting"
-        stack.append(node)
-        for dependency in graph.get(node, []):
-            if state.get(dependency) == "visiting":
-                cycle = stack[stack.index(dependency) :]
-                if frozenset(cycle) not in seen:
-                    seen.add(frozenset(cycle))
-                    cycles.append(cycle)
-            elif dependency not in state:
-                visit(dependency)
-        stack.pop()
-        state[node] = "done"
-
-    for node in graph:  # recursion depth is bounded by MAX_STEPS
-        if node not in state:
-            visit(node)
-    return cycles
+    while True:
+        try:
+            TopologicalSorter(remaining).prepare()
+        except CycleError as exc:
+            # graphlib lists each node before the ones that depend on it, the first node again at the end.
+            found = list(reversed(exc.args[1][1:]))
+            start = min(range(len(found)), key=lambda position: order[found[position]])
+            cycle = found[start:] + found[:start]
+            if frozenset(cycle) not in seen:
+                seen.add(frozenset(cycle))
+                cycles.append(cycle)
+            remaining[cycle[-1]].remove(cycle[0])
+        else:
+            return cycles
 
 
 def _ancestors(graph: dict[str, list[str]]) -> dict[str, set[str]]:
     """Transitive dependencies of each step (graph must be acyclic)."""
-    memo: dict[str, set[str]] = {}
-
-    def of(node: str) -> set[str]:
-        if node not in memo:
-            found: set[str] = set()
-            for dependency in graph.get(node, []):
-                found |= {dependency} | of(dependency)
-            memo[node] = found
-        return memo[node]
-
-    for node in graph:
-        of(node)
-    return memo
+    found: dict[str, set[str]] = {}
+    for node in TopologicalSorter(graph).static_order():  # dependencies come before their dependents
+        found[node] = set()
+        for dependency in graph.get(node, []):
+            found[node] |= {dependency} | found[dependency]
+    return found
 
 
 def _check_references(value, path: str, visible: set[str] | None, known: set[str], errors: _Errors, where: str):
@@ -231,7 +222,7 @@ def validate_definition(definition) -> None:
                 ids[step_id] = index
 
     graph = _check_dependencies(steps, ids, errors)
-    cycles = _find_cycles(graph)
+    cycles = _find_cycles(graph, ids)
     for cycle in cycles:
         errors.add(f"steps[{ids[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}")
 
@@ -259,14 +250,15 @@ def step_levels(definition: dict) -> list[list[dict]]:
 
     Call only on a definition that validate_definition accepted.
     """
-    remaining = list(definition["steps"])
-    done: set[str] = set()
+    steps = {step["id"]: step for step in definition["steps"]}
+    sorter = TopologicalSorter({step_id: step.get("depends_on", []) for step_id, step in steps.items()})
+    try:
+        sorter.prepare()
+    except CycleError:
+        raise ValueError("the definition has a dependency cycle: validate it first") from None
     levels: list[list[dict]] = []
-    while remaining:
-        level = [step for step in remaining if all(dep in done for dep in step.get("depends_on", []))]
-        if not level:
-            raise ValueError("the definition has a dependency cycle: validate it first")
-        levels.append(level)
-        done.update(step["id"] for step in level)
-        remaining = [step for step in remaining if step["id"] not in done]
+    while sorter.is_active():
+        ready = sorter.get_ready()  # every step whose dependencies are all in earlier levels
+        levels.append([step for step_id, step in steps.items() if step_id in ready])
+        sorter.done(*ready)
     return levels

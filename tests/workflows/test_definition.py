@@ -207,3 +207,34 @@ def test_step_levels_group_steps_by_dependency_depth():
 
 def test_step_levels_of_the_issue_example_are_sequential():
     assert [[step["id"] for step in level] for level in step_levels(EXAMPLE)] == [["greet"], ["fetch"], ["ask"]]
+
+
+def test_each_separate_dependency_cycle_is_reported():
+    definition = {
+        "steps": [
+            transform("a", depends_on=["b"]),
+            transform("b", depends_on=["a"]),
+            transform("c", depends_on=["d"]),
+            transform("d", depends_on=["c"]),
+        ]
+    }
+    assert errors_of(definition) == {
+        "steps[0].depends_on": ["dependency cycle: a -> b -> a"],
+        "steps[2].depends_on": ["dependency cycle: c -> d -> c"],
+    }
+
+
+def test_dependency_cycle_is_named_from_the_step_defined_first():
+    definition = {
+        "steps": [
+            transform("start", depends_on=["b"]),
+            transform("a", depends_on=["b"]),
+            transform("b", depends_on=["a"]),
+        ]
+    }
+    assert errors_of(definition) == {"steps[1].depends_on": ["dependency cycle: a -> b -> a"]}
+
+
+def test_step_levels_refuse_a_cycle():
+    with pytest.raises(ValueError, match="dependency cycle"):
+        step_levels({"steps": [transform("a", depends_on=["b"]), transform("b", depends_on=["a"])]})
