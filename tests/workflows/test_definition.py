@@ -212,35 +212,27 @@ def test_step_levels_of_the_issue_example_are_sequential():
     assert [[step["id"] for step in level] for level in step_levels(EXAMPLE)] == [["greet"], ["fetch"], ["ask"]]
 
 
+def depending(**depends_on) -> dict:
+    """Transform steps named and ordered as the keywords, each depending on the listed steps."""
+    return {"steps": [transform(step_id, depends_on=dependencies) for step_id, dependencies in depends_on.items()]}
+
+
 def test_each_separate_dependency_cycle_is_reported():
-    definition = {
-        "steps": [
-            transform("a", depends_on=["b"]),
-            transform("b", depends_on=["a"]),
-            transform("c", depends_on=["d"]),
-            transform("d", depends_on=["c"]),
-        ]
-    }
-    assert errors_of(definition) == {
+    assert errors_of(depending(a=["b"], b=["a"], c=["d"], d=["c"])) == {
         "steps[0].depends_on": ["dependency cycle: a -> b -> a"],
         "steps[2].depends_on": ["dependency cycle: c -> d -> c"],
     }
 
 
 def test_dependency_cycle_is_named_from_the_step_defined_first():
-    definition = {
-        "steps": [
-            transform("start", depends_on=["b"]),
-            transform("a", depends_on=["b"]),
-            transform("b", depends_on=["a"]),
-        ]
+    assert errors_of(depending(start=["b"], a=["b"], b=["a"])) == {
+        "steps[1].depends_on": ["dependency cycle: a -> b -> a"]
     }
-    assert errors_of(definition) == {"steps[1].depends_on": ["dependency cycle: a -> b -> a"]}
 
 
 def test_step_levels_refuse_a_cycle():
     with pytest.raises(ValueError, match="dependency cycle"):
-        step_levels({"steps": [transform("a", depends_on=["b"]), transform("b", depends_on=["a"])]})
+        step_levels(depending(a=["b"], b=["a"]))
 
 
 def test_schema_is_a_valid_draft_2020_12_schema():
