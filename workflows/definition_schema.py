@@ -84,7 +84,7 @@ DEFINITION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["steps"],
-    # steps is the last thing checked (see workflows.definition._check_shape).
+    # The last keyword that checks, and output has no constraint: steps is checked last (definition._check_shape).
     "properties": {
         "steps": {
             "type": "array",
