@@ -1,23 +1,23 @@
 """Validation of workflow definitions, and the dependency order in which their steps run.
 
-Shape: ``{"steps": [{"id", "type", "config", "depends_on"?, "retry"?, "timeout_seconds"?}], "output"?: any}``.
+Shape: ``{"steps": [{"id", "type", "config", "depends_on"?, "retry"?, "timeout_seconds"?}], "output"?: any}``,
+described by the JSON Schema in workflows.definition_schema, which runs first; then come the checks a schema
+cannot express: unique ids, dependencies that exist and form no cycle, each step type's config, templates.
 Errors are keyed by JSON path relative to the definition (``steps[1].depends_on[0]``, ``output.answer``);
 problems with the definition as a whole use the path ``$``.
 """
 
 import math
-import re
+from graphlib import CycleError, TopologicalSorter
 
-from workflows import templating
+from workflows import definition_schema, templating
+from workflows.definition_schema import STEP_ID
 from workflows.steps import REGISTRY
 
-MAX_STEPS = 50
-STEP_ID = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")
-STEP_KEYS = {"id", "type", "config", "depends_on", "retry", "timeout_seconds"}
-DEFINITION_KEYS = {"steps", "output"}
-RETRY_LIMITS = {"max_attempts": (1, 10, True), "backoff_seconds": (0, 300, False)}
-TIMEOUT_LIMITS = (1, 300)
 ROOT = "$"
+# The report lists problems in this order, whoever found them: the shape of the definition and of each step, step
+# by step (each step's fields, then its config, then the uniqueness of its id); dependencies; cycles; templates.
+SHAPE, DEPENDENCIES, CYCLES, TEMPLATES = range(4)
 
 
 class DefinitionError(Exception):
@@ -28,82 +28,69 @@ class DefinitionError(Exception):
         super().__init__("; ".join(f"{path}: {' '.join(messages)}" for path, messages in errors.items()))
 
 
-class _Errors(dict):
-    def add(self, path: str, message: str) -> None:
-        self.setdefault(path, []).append(message)
+class _Errors:
+    """Problems as they are found, each with where it sorts in the report (ties keep the order found)."""
 
-    def merge(self, errors: dict[str, list[str]], prefix: str = "") -> None:
+    def __init__(self) -> None:
+        self._found: list[tuple[tuple, str, str]] = []
+
+    def add(self, order: tuple, path: str, message: str) -> None:
+        self._found.append((order, path, message))
+
+    def merge(self, order: tuple, errors: dict[str, list[str]], prefix: str = "") -> None:
         for path, messages in errors.items():
             for message in messages:
-                self.add(f"{prefix}.{path}" if prefix else path, message)
+                self.add(order, f"{prefix}.{path}" if prefix else path, message)
+
+    def report(self) -> dict[str, list[str]]:
+        report: dict[str, list[str]] = {}
+        for _, path, message in sorted(self._found, key=lambda found: found[0]):
+            report.setdefault(path, []).append(message)
+        return report
 
 
-def _is_number(value, *, integer: bool) -> bool:
-    if isinstance(value, bool):
-        return False
-    if integer:
-        return isinstance(value, int)
-    return isinstance(value, int | float) and math.isfinite(value)
+def _path(location: tuple[str | int, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif path:
+            path += f".{part}"
+        else:
+            path = part
+    return path or ROOT
 
 
-def _check_retry(retry, path: str, errors: _Errors) -> None:
-    if not isinstance(retry, dict):
-        errors.add(path, "must be an object with max_attempts and backoff_seconds")
-        return
-    for key in retry:
-        if key not in RETRY_LIMITS:
-            errors.add(f"{path}.{key}", "unknown key; allowed: backoff_seconds, max_attempts")
-    for key, (low, high, integer) in RETRY_LIMITS.items():
-        if key not in retry:
-            errors.add(f"{path}.{key}", "is required")
-        elif not _is_number(retry[key], integer=integer):
-            errors.add(f"{path}.{key}", "must be an integer" if integer else "must be a number")
-        elif not low <= retry[key] <= high:
-            errors.add(f"{path}.{key}", f"must be between {low} and {high}")
+def _order(location: tuple[str | int, ...]) -> tuple:
+    """A shape error sorts with its step's fields, or with the dependency checks when it is in depends_on."""
+    if len(location) > 2 and location[0] == "steps" and location[2] == "depends_on":
+        return (DEPENDENCIES, location[1], *location[3:])
+    return (SHAPE, *definition_schema.position(location))
 
 
-def _check_step(step, index: int, errors: _Errors) -> None:
-    path = f"steps[{index}]"
-    for key in step:
-        if key not in STEP_KEYS:
-            errors.add(f"{path}.{key}", f"unknown key; allowed: {', '.join(sorted(STEP_KEYS))}")
+def _check_shape(definition, errors: _Errors) -> bool:
+    """Report what the schema finds; False when the steps list itself is refused (none of its steps is checked)."""
+    for error in definition_schema.shape_errors(definition):
+        errors.add(_order(error.location), _path(error.location), error.message)
+        if error.location == ("steps",):
+            # The schema looks at steps last, and at a list before its items: all that could follow is errors of
+            # steps that are not checked, so do not walk them (an oversized list may hold thousands).
+            return False
+    return True
 
-    if "id" not in step:
-        errors.add(f"{path}.id", "is required")
-    elif not isinstance(step["id"], str) or not STEP_ID.match(step["id"]):
-        errors.add(
-            f"{path}.id",
-            "must be 1 to 64 letters, digits, '_' or '-', starting with a letter or '_'",
-        )
 
-    step_type = None
-    if "type" not in step:
-        errors.add(f"{path}.type", "is required")
-    elif not isinstance(step["type"], str) or step["type"] not in REGISTRY:
-        errors.add(f"{path}.type", f"unknown step type {step['type']!r}; known: {', '.join(sorted(REGISTRY))}")
-    else:
-        step_type = REGISTRY[step["type"]]
-
-    if "config" not in step:
-        errors.add(f"{path}.config", "is required")
-    else:
-        if step_type is not None:
-            errors.merge(step_type.validate_config(step["config"]), prefix=path)
-        errors.merge(templating.syntax_errors(step["config"], f"{path}.config"))
-
-    if "retry" in step:
-        _check_retry(step["retry"], f"{path}.retry", errors)
-    if "timeout_seconds" in step:
-        low, high = TIMEOUT_LIMITS
-        value = step["timeout_seconds"]
-        if not _is_number(value, integer=False):
-            errors.add(f"{path}.timeout_seconds", "must be a number")
-        elif not low <= value <= high:
-            errors.add(f"{path}.timeout_seconds", f"must be between {low} and {high}")
+def _check_config(step: dict, index: int, errors: _Errors) -> None:
+    """What the schema cannot check in a step's config: its step type's rules, its templates' syntax."""
+    path, config = f"steps[{index}]", step["config"]
+    order = (SHAPE, *definition_schema.position(("steps", index, "config")))  # with the schema's errors there
+    step_type = REGISTRY.get(step["type"]) if isinstance(step.get("type"), str) else None
+    if step_type is not None and isinstance(config, dict):  # a config that is not an object: the schema said so
+        errors.merge(order, step_type.validate_config(config), prefix=path)
+    errors.merge(order, templating.syntax_errors(config, f"{path}.config"))
 
 
 def _check_dependencies(steps: list, ids: dict[str, int], errors: _Errors) -> dict[str, list[str]]:
-    """Check depends_on lists; return the graph of valid edges (step id -> ids it depends on)."""
+    """Check depends_on targets; return the graph of valid edges (step id -> ids it depends on)."""
     graph: dict[str, list[str]] = {}
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
@@ -111,21 +98,17 @@ def _check_dependencies(steps: list, ids: dict[str, int], errors: _Errors) -> di
         step_id = step.get("id")
         own = step_id if isinstance(step_id, str) and ids.get(step_id) == index else None
         depends_on = step.get("depends_on", [])
-        path = f"steps[{index}].depends_on"
-        if not isinstance(depends_on, list):
-            errors.add(path, "must be a list of step ids")
-            depends_on = []
         edges: list[str] = []
-        for position, dependency in enumerate(depends_on):
-            item_path = f"{path}[{position}]"
+        for position, dependency in enumerate(depends_on if isinstance(depends_on, list) else []):
+            order, item_path = (DEPENDENCIES, index, position), f"steps[{index}].depends_on[{position}]"
             if not isinstance(dependency, str):
-                errors.add(item_path, "must be a step id (string)")
-            elif dependency == step_id:
-                errors.add(item_path, "a step cannot depend on itself")
+                continue  # the schema has reported it
+            if dependency == step_id:
+                errors.add(order, item_path, "a step cannot depend on itself")
             elif dependency not in ids:
-                errors.add(item_path, f"unknown step {dependency!r}")
+                errors.add(order, item_path, f"unknown step {dependency!r}")
             elif dependency in edges:
-                errors.add(item_path, f"{dependency!r} is listed twice")
+                errors.add(order, item_path, f"{dependency!r} is listed twice")
             else:
                 edges.append(dependency)
         if own is not None:
@@ -133,62 +116,55 @@ def _check_dependencies(steps: list, ids: dict[str, int], errors: _Errors) -> di
     return graph
 
 
-def _find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Each distinct dependency cycle once, as the list of its step ids in dependency order."""
-    state: dict[str, str] = {}  # "visiting" while on the DFS stack, then "done"
-    stack: list[str] = []
+def _find_cycles(graph: dict[str, list[str]], order: dict[str, int]) -> list[list[str]]:
+    """Each distinct dependency cycle once: its step ids in dependency order, from the step defined first.
+
+    graphlib reports one cycle at a time: drop the edge that closes it and ask again, until none is left.
+    """
+    remaining = {node: list(dependencies) for node, dependencies in graph.items()}
     cycles: list[list[str]] = []
     seen: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = "visiting"
-        stack.append(node)
-        for dependency in graph.get(node, []):
-            if state.get(dependency) == "visiting":
-                cycle = stack[stack.index(dependency) :]
-                if frozenset(cycle) not in seen:
-                    seen.add(frozenset(cycle))
-                    cycles.append(cycle)
-            elif dependency not in state:
-                visit(dependency)
-        stack.pop()
-        state[node] = "done"
-
-    for node in graph:  # recursion depth is bounded by MAX_STEPS
-        if node not in state:
-            visit(node)
-    return cycles
+    while True:
+        try:
+            TopologicalSorter(remaining).prepare()
+        except CycleError as exc:
+            # graphlib lists each node before the ones that depend on it, the first node again at the end.
+            found = list(reversed(exc.args[1][1:]))
+            start = min(range(len(found)), key=lambda position: order[found[position]])
+            cycle = found[start:] + found[:start]
+            if frozenset(cycle) not in seen:
+                seen.add(frozenset(cycle))
+                cycles.append(cycle)
+            remaining[cycle[-1]].remove(cycle[0])
+        else:
+            return cycles
 
 
 def _ancestors(graph: dict[str, list[str]]) -> dict[str, set[str]]:
     """Transitive dependencies of each step (graph must be acyclic)."""
-    memo: dict[str, set[str]] = {}
-
-    def of(node: str) -> set[str]:
-        if node not in memo:
-            found: set[str] = set()
-            for dependency in graph.get(node, []):
-                found |= {dependency} | of(dependency)
-            memo[node] = found
-        return memo[node]
-
-    for node in graph:
-        of(node)
-    return memo
+    found: dict[str, set[str]] = {}
+    for node in TopologicalSorter(graph).static_order():  # dependencies come before their dependents
+        found[node] = set()
+        for dependency in graph.get(node, []):
+            found[node] |= {dependency} | found[dependency]
+    return found
 
 
 def _check_references(value, path: str, visible: set[str] | None, known: set[str], errors: _Errors, where: str):
     """Templates may read only input/steps/execution/project, and only steps that will have finished."""
     for string_path, refs in templating.references(value, path).items():
         for name in sorted(refs.names - set(templating.CONTEXT_KEYS)):
-            errors.add(string_path, f"unknown variable {name!r}; available: {', '.join(templating.CONTEXT_KEYS)}")
+            errors.add(
+                (TEMPLATES,), string_path, f"unknown variable {name!r}; available: {', '.join(templating.CONTEXT_KEYS)}"
+            )
         if refs.steps_shadowed:
             continue
         for step_id in sorted(refs.step_ids):
             if step_id not in known:
-                errors.add(string_path, f"steps.{step_id} refers to an unknown step")
+                errors.add((TEMPLATES,), string_path, f"steps.{step_id} refers to an unknown step")
             elif visible is not None and step_id not in visible:
                 errors.add(
+                    (TEMPLATES,),
                     string_path,
                     f"steps.{step_id} is not a dependency of {where}: add it to depends_on (directly or through "
                     "another dependency)",
@@ -198,42 +174,33 @@ def _check_references(value, path: str, visible: set[str] | None, known: set[str
 def validate_definition(definition) -> None:
     """Raise DefinitionError listing every problem in ``definition``; return None when it is valid."""
     errors = _Errors()
+    steps_checked = _check_shape(definition, errors)
     if not isinstance(definition, dict):
-        raise DefinitionError({ROOT: ["must be an object with a 'steps' list"]})
-    for key in definition:
-        if key not in DEFINITION_KEYS:
-            errors.add(key if isinstance(key, str) else ROOT, "unknown key; allowed: output, steps")
-
-    steps = definition.get("steps")
-    if "steps" not in definition:
-        errors.add("steps", "is required")
-        steps = []
-    elif not isinstance(steps, list):
-        errors.add("steps", "must be a list")
-        steps = []
-    elif not steps:
-        errors.add("steps", "must contain at least one step")
-    elif len(steps) > MAX_STEPS:
-        errors.add("steps", f"at most {MAX_STEPS} steps are allowed (got {len(steps)})")
-        steps = []  # do not spend time on the rest of an oversized definition
+        raise DefinitionError(errors.report())
+    steps = definition["steps"] if steps_checked else []
 
     ids: dict[str, int] = {}
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
-            errors.add(f"steps[{index}]", "must be an object")
-            continue
-        _check_step(step, index, errors)
+            continue  # the schema has reported it
+        if "config" in step:
+            _check_config(step, index, errors)
         step_id = step.get("id")
         if isinstance(step_id, str) and STEP_ID.match(step_id):
             if step_id in ids:
-                errors.add(f"steps[{index}].id", f"duplicate id {step_id!r} (also steps[{ids[step_id]}])")
+                after_its_fields = (SHAPE, *definition_schema.position(("steps", index)), math.inf)
+                errors.add(
+                    after_its_fields, f"steps[{index}].id", f"duplicate id {step_id!r} (also steps[{ids[step_id]}])"
+                )
             else:
                 ids[step_id] = index
 
     graph = _check_dependencies(steps, ids, errors)
-    cycles = _find_cycles(graph)
+    cycles = _find_cycles(graph, ids)
     for cycle in cycles:
-        errors.add(f"steps[{ids[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}")
+        errors.add(
+            (CYCLES,), f"steps[{ids[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}"
+        )
 
     known = set(ids)
     ancestors = _ancestors(graph) if not cycles else None
@@ -247,11 +214,12 @@ def validate_definition(definition) -> None:
                 visible = set()  # a step without a usable id has no dependencies that can be trusted
             _check_references(step["config"], f"steps[{index}].config", visible, known, errors, f"step {step_id!r}")
     if "output" in definition:
-        errors.merge(templating.syntax_errors(definition["output"], "output"))
+        errors.merge((TEMPLATES,), templating.syntax_errors(definition["output"], "output"))
         _check_references(definition["output"], "output", None, known, errors, "the output")
 
-    if errors:
-        raise DefinitionError(dict(errors))
+    report = errors.report()
+    if report:
+        raise DefinitionError(report)
 
 
 def step_levels(definition: dict) -> list[list[dict]]:
@@ -259,14 +227,15 @@ def step_levels(definition: dict) -> list[list[dict]]:
 
     Call only on a definition that validate_definition accepted.
     """
-    remaining = list(definition["steps"])
-    done: set[str] = set()
+    steps = {step["id"]: step for step in definition["steps"]}
+    sorter = TopologicalSorter({step_id: step.get("depends_on", []) for step_id, step in steps.items()})
+    try:
+        sorter.prepare()
+    except CycleError:
+        raise ValueError("the definition has a dependency cycle: validate it first") from None
     levels: list[list[dict]] = []
-    while remaining:
-        level = [step for step in remaining if all(dep in done for dep in step.get("depends_on", []))]
-        if not level:
-            raise ValueError("the definition has a dependency cycle: validate it first")
-        levels.append(level)
-        done.update(step["id"] for step in level)
-        remaining = [step for step in remaining if step["id"] not in done]
+    while sorter.is_active():
+        ready = sorter.get_ready()  # every step whose dependencies are all in earlier levels
+        levels.append([step for step_id, step in steps.items() if step_id in ready])
+        sorter.done(*ready)
     return levels

@@ -1,8 +1,11 @@
 import copy
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from workflows.definition import MAX_STEPS, DefinitionError, step_levels, validate_definition
+from workflows.definition import DefinitionError, step_levels, validate_definition
+from workflows.definition_schema import DEFINITION_SCHEMA, MAX_STEPS, MESSAGES
+from workflows.steps import REGISTRY
 
 EXAMPLE = {
     "steps": [
@@ -207,3 +210,127 @@ def test_step_levels_group_steps_by_dependency_depth():
 
 def test_step_levels_of_the_issue_example_are_sequential():
     assert [[step["id"] for step in level] for level in step_levels(EXAMPLE)] == [["greet"], ["fetch"], ["ask"]]
+
+
+def depending(**depends_on) -> dict:
+    """Transform steps named and ordered as the keywords, each depending on the listed steps."""
+    return {"steps": [transform(step_id, depends_on=dependencies) for step_id, dependencies in depends_on.items()]}
+
+
+def test_each_separate_dependency_cycle_is_reported():
+    assert errors_of(depending(a=["b"], b=["a"], c=["d"], d=["c"])) == {
+        "steps[0].depends_on": ["dependency cycle: a -> b -> a"],
+        "steps[2].depends_on": ["dependency cycle: c -> d -> c"],
+    }
+
+
+def test_dependency_cycle_is_named_from_the_step_defined_first():
+    assert errors_of(depending(start=["b"], a=["b"], b=["a"])) == {
+        "steps[1].depends_on": ["dependency cycle: a -> b -> a"]
+    }
+
+
+def test_step_levels_refuse_a_cycle():
+    with pytest.raises(ValueError, match="dependency cycle"):
+        step_levels(depending(a=["b"], b=["a"]))
+
+
+def test_schema_is_a_valid_draft_2020_12_schema():
+    Draft202012Validator.check_schema(DEFINITION_SCHEMA)
+
+
+def _subschemas(schema):
+    yield schema
+    for child in [*schema.get("properties", {}).values(), *([schema["items"]] if "items" in schema else [])]:
+        yield from _subschemas(child)
+
+
+def test_every_constraint_of_the_schema_has_its_message():
+    constraints = {"type", "enum", "pattern", "minimum", "maximum", "minItems", "maxItems"}
+    missing = [
+        (sorted(schema), keyword)
+        for schema in _subschemas(DEFINITION_SCHEMA)
+        for keyword in constraints & set(schema)
+        if keyword not in schema[MESSAGES]
+    ]
+    assert missing == []
+
+
+def test_schema_knows_every_registered_step_type():
+    assert DEFINITION_SCHEMA["properties"]["steps"]["items"]["properties"]["type"]["enum"] == sorted(REGISTRY)
+
+
+def test_errors_are_reported_step_by_step_then_dependencies_then_templates():
+    definition = {
+        "name": 1,
+        "steps": [
+            {
+                "id": "a",
+                "type": "http",
+                "config": {"url": "ftp://x"},
+                "retry": {"max_attempts": 0, "backoff_seconds": 1},
+                "depends_on": ["ghost"],
+            },
+            {"when": 1, "id": "b", "type": "shell", "config": {}, "timeout_seconds": 0},
+            transform("a", value="{{ steps.b.output }}", depends_on=[5]),
+        ],
+    }
+    assert list(errors_of(definition)) == [
+        "name",
+        "steps[0].config.url",
+        "steps[0].retry.max_attempts",
+        "steps[1].when",
+        "steps[1].type",
+        "steps[1].timeout_seconds",
+        "steps[2].id",
+        "steps[0].depends_on[0]",
+        "steps[2].depends_on[0]",
+        "steps[2].config.value",
+    ]
+
+
+def test_oversized_definition_reports_the_list_and_not_its_steps():
+    definition = {"name": 1, "steps": [{"id": "has space"}] * (MAX_STEPS + 1)}
+    assert errors_of(definition) == {
+        "name": ["unknown key; allowed: output, steps"],
+        "steps": ["at most 50 steps are allowed (got 51)"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("retry", "errors"),
+    [
+        ("twice", {"steps[0].retry": ["must be an object with max_attempts and backoff_seconds"]}),
+        ({}, {"steps[0].retry.max_attempts": ["is required"], "steps[0].retry.backoff_seconds": ["is required"]}),
+        ({"max_attempts": 2.0, "backoff_seconds": 1}, {"steps[0].retry.max_attempts": ["must be an integer"]}),
+        (
+            {"max_attempts": 2, "backoff_seconds": float("nan")},
+            {"steps[0].retry.backoff_seconds": ["must be a number"]},
+        ),
+        (
+            {"max_attempts": 2, "backoff_seconds": 1, "jitter": 1},
+            {"steps[0].retry.jitter": ["unknown key; allowed: backoff_seconds, max_attempts"]},
+        ),
+    ],
+)
+def test_retry_problems_are_reported_at_their_paths(retry, errors):
+    assert errors_of({"steps": [transform("a", retry=retry)]}) == errors
+
+
+def test_huge_integer_timeout_is_out_of_range():
+    definition = {"steps": [transform("a", timeout_seconds=10**400)]}
+    assert errors_of(definition) == {"steps[0].timeout_seconds": ["must be between 1 and 300"]}
+
+
+def test_dependencies_that_are_not_a_list_of_strings_are_rejected():
+    assert errors_of({"steps": [transform("a", depends_on="b"), transform("b", depends_on=[1])]}) == {
+        "steps[0].depends_on": ["must be a list of step ids"],
+        "steps[1].depends_on[0]": ["must be a step id (string)"],
+    }
+
+
+def test_config_that_is_not_an_object_is_rejected_whatever_the_step_type():
+    assert errors_of({"steps": [transform("a"), {"id": "b", "type": "shell", "config": []}]}) == {
+        "steps[1].type": ["unknown step type 'shell'; known: http, llm, transform"],
+        "steps[1].config": ["must be an object"],
+    }

@@ -1,14 +1,20 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from workflows.definition_schema import openapi_schema
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, WorkflowVersion
 
-DEFINITION_HELP = (
-    'A JSON object: {"steps": [{"id", "type", "config", "depends_on"?, "retry"?, "timeout_seconds"?}], "output"?}.'
-)
+DEFINITION_HELP = "The workflow's definition; its JSON Schema is also served at /api/v1/workflows/definition-schema/."
+
+
+@extend_schema_field(openapi_schema())
+class DefinitionField(serializers.JSONField):
+    """A workflow definition, documented with its JSON Schema (workflows.definition validates it in the services)."""
 
 
 class WorkflowOutputSerializer(serializers.ModelSerializer):
     project = serializers.UUIDField(source="project_id", read_only=True)
+    definition = DefinitionField(read_only=True)
     created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
 
     class Meta:
@@ -31,19 +37,20 @@ class WorkflowOutputSerializer(serializers.ModelSerializer):
 class WorkflowInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    definition = DefinitionField(help_text=DEFINITION_HELP)
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    definition = serializers.JSONField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
+    definition = DefinitionField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
     is_active = serializers.BooleanField(required=False)
 
 
 class WorkflowVersionOutputSerializer(serializers.ModelSerializer):
     created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
+    definition = DefinitionField(read_only=True)
 
     class Meta:
         model = WorkflowVersion

@@ -9,7 +9,7 @@ from common.api import PaginatedListMixin
 from common.errors import Invalid
 from common.filters import CreatedRangeFilterSet
 from projects.selectors import project_get
-from workflows import selectors, services
+from workflows import definition_schema, selectors, services
 from workflows.api import serializers
 from workflows.models import Execution, ExecutionStatus, Workflow, WorkflowVersion
 
@@ -98,6 +98,16 @@ class WorkflowViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         workflow = selectors.workflow_get(user=request.user, workflow_id=pk)
         services.workflow_delete(workflow=workflow, role=workflow.role, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WorkflowDefinitionSchemaApi(APIView):
+    @extend_schema(
+        tags=["workflows"],
+        summary="The JSON Schema (draft 2020-12) that a workflow definition must match",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        return Response(definition_schema.DEFINITION_SCHEMA)
 
 
 @extend_schema_view(list=extend_schema(tags=["workflows"], summary="List a workflow's versions, newest first"))

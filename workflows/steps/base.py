@@ -64,8 +64,8 @@ class ConfigErrors:
     def add(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)
 
-    def pending(self, value) -> bool:
-        """True when the value is a template that only rendering will resolve (definition time only)."""
+    def is_unrendered_template(self, value) -> bool:
+        """A template string whose value only rendering will know: True at definition time only, never once rendered."""
         return not self.rendered and is_template(value)
 
     def unknown_keys(self, allowed: set[str]) -> None:
@@ -79,7 +79,7 @@ class ConfigErrors:
                 self.add(f"config.{key}", "is required")
             return
         value = self.config[key]
-        if self.pending(value):
+        if self.is_unrendered_template(value):
             return
         if not isinstance(value, str):
             self.add(f"config.{key}", "must be a string")
@@ -90,7 +90,7 @@ class ConfigErrors:
         if key not in self.config:
             return
         value = self.config[key]
-        if self.pending(value):
+        if self.is_unrendered_template(value):
             return
         kinds = int if integer else int | float
         if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
@@ -102,13 +102,13 @@ class ConfigErrors:
         if key not in self.config:
             return
         value = self.config[key]
-        if self.pending(value):
+        if self.is_unrendered_template(value):
             return
         if not isinstance(value, dict):
             self.add(f"config.{key}", f"must be an object of {kinds_label}")
             return
         for name, item in value.items():
-            if self.pending(item):
+            if self.is_unrendered_template(item):
                 continue
             if isinstance(item, bool) or not isinstance(item, value_kinds):
                 self.add(f"config.{key}.{name}", f"must be one of: {kinds_label}")

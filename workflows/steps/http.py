@@ -58,11 +58,11 @@ class HttpStep(StepType):
             {"method", "url", "headers", "query", "json", "body", "accept_status", "follow_redirects", "timeout"}
         )
         method = config.get("method", "GET")
-        if not check.pending(method) and (not isinstance(method, str) or method.upper() not in METHODS):
+        if not check.is_unrendered_template(method) and (not isinstance(method, str) or method.upper() not in METHODS):
             check.add("config.method", f"must be one of {', '.join(METHODS)}")
         check.string("url", required=True)
         url = config.get("url")
-        if isinstance(url, str) and not check.pending(url):
+        if isinstance(url, str) and not check.is_unrendered_template(url):
             problem = _url_problem(url)
             if problem:
                 check.add("config.url", problem)
@@ -80,7 +80,7 @@ class HttpStep(StepType):
         check.string("body")
         self._check_accept_status(check)
         redirects = config.get("follow_redirects", False)
-        if not check.pending(redirects) and not isinstance(redirects, bool):
+        if not check.is_unrendered_template(redirects) and not isinstance(redirects, bool):
             check.add("config.follow_redirects", "must be true or false")
         check.number("timeout", minimum=1, maximum=300)
         return check.errors
@@ -88,13 +88,13 @@ class HttpStep(StepType):
     @staticmethod
     def _check_accept_status(check: ConfigErrors) -> None:
         value = check.config.get("accept_status")
-        if "accept_status" not in check.config or check.pending(value):
+        if "accept_status" not in check.config or check.is_unrendered_template(value):
             return
         if not isinstance(value, list):
             check.add("config.accept_status", "must be a list of HTTP status codes")
             return
         for index, status in enumerate(value):
-            if check.pending(status):
+            if check.is_unrendered_template(status):
                 continue
             if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
                 check.add(f"config.accept_status[{index}]", "must be an HTTP status code (100 to 599)")

@@ -72,7 +72,7 @@ class LlmStep(StepType):
     @staticmethod
     def _check_messages(check: ConfigErrors) -> None:
         messages = check.config.get("messages")
-        if "messages" not in check.config or check.pending(messages):
+        if "messages" not in check.config or check.is_unrendered_template(messages):
             return
         if not isinstance(messages, list) or not messages:
             check.add("config.messages", "must be a non-empty list of {role, content} objects")
@@ -86,11 +86,11 @@ class LlmStep(StepType):
                 if key not in ("role", "content"):
                     check.add(f"{path}.{key}", "unknown key; allowed: content, role")
             role, content = message.get("role"), message.get("content")
-            if not check.pending(role) and role not in ROLES:
+            if not check.is_unrendered_template(role) and role not in ROLES:
                 check.add(f"{path}.role", f"must be one of {', '.join(ROLES)}")
             if "content" not in message:
                 check.add(f"{path}.content", "is required")
-            elif not check.pending(content) and not isinstance(content, str):
+            elif not check.is_unrendered_template(content) and not isinstance(content, str):
                 check.add(f"{path}.content", "must be a string")
 
     def run(self, *, config: dict, timeout: float) -> dict:
