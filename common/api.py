@@ -20,5 +20,5 @@ class PaginatedListMixin(GenericAPIView):
     def list_response(self, queryset):
         page = self.paginate_queryset(self.filter_queryset(queryset))
         response = self.get_paginated_response(self.get_serializer(page, many=True).data)
-        response.paginated = True  # the renderer's envelope keeps the paginator's body
+        response.paginated = True  # type: ignore[attr-defined]  # the envelope keeps the paginator's body
         return response

@@ -93,7 +93,11 @@ class ConfigErrors:
         if self.is_unrendered_template(value):
             return
         kinds = int if integer else int | float
-        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             self.add(f"config.{key}", "must be an integer" if integer else "must be a number")
         elif not minimum <= value <= maximum:
             self.add(f"config.{key}", f"must be between {minimum:g} and {maximum:g}")

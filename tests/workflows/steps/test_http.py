@@ -58,6 +58,11 @@ def test_accept_status_must_hold_status_codes():
     assert list(errors) == ["config.accept_status[1]"]
 
 
+def test_a_huge_integer_timeout_is_out_of_range_not_a_crash():
+    errors = http_step.validate_config({"url": "https://example.com/", "timeout": 10**400})
+    assert errors == {"config.timeout": ["must be between 1 and 300"]}
+
+
 def test_unknown_config_key_is_rejected():
     errors = http_step.validate_config({"url": "https://example.com", "verify": False})
     assert list(errors) == ["config.verify"]
