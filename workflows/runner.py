@@ -29,10 +29,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import redaction
-from common.metrics import record_execution_finished, record_step_finished
+from common.metrics import record_execution_finished
 from workflows.attempts import StepOutcome, run_step_attempts
 from workflows.definition import step_levels
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepStatus, json_size
+from workflows.records import StepRecords
 from workflows.steps import get_step_type
 from workflows.templating import TemplateRenderError, render
 
@@ -126,15 +127,11 @@ class _Run:
         started_at = execution.started_at or timezone.now()  # set by _claim
         self.deadline = started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
         self.stop = threading.Event()
-        self.records: dict[str, StepRun] = {run.step_id: run for run in StepRun.objects.filter(execution=execution)}
+        self.records = StepRecords(execution)
         project = execution.workflow.project
         self.context = {
             "input": execution.input,
-            "steps": {
-                step_id: {"output": run.output}
-                for step_id, run in self.records.items()
-                if run.status == StepStatus.COMPLETED
-            },
+            "steps": self.records.outputs(),
             "execution": {"id": str(execution.pk), "started_at": started_at.isoformat()},
             "project": {"id": str(project.pk), "slug": project.slug},
         }
@@ -167,60 +164,6 @@ class _Run:
             return Stop.TIMEOUT
         return None
 
-    # -- records ---------------------------------------------------------------------------------------
-
-    def _record_start(self, step: dict) -> int:
-        previous = self.records.get(step["id"])
-        base = previous.attempts if previous else 0
-        fields = {
-            "type": step["type"],
-            "status": StepStatus.RUNNING,
-            "attempts": base + 1,
-            "output": None,
-            "error": "",
-            "started_at": timezone.now(),
-            "finished_at": None,
-        }
-        if previous is None:
-            # Unique (execution, step_id): should a stale runner race us here, one of the two fails loudly.
-            run = StepRun.objects.create(execution=self.execution, step_id=step["id"], **fields)
-        else:
-            run = previous
-            for name, value in fields.items():
-                setattr(run, name, value)
-            run.save(update_fields=[*fields, "updated_at"])
-        self.records[step["id"]] = run
-        return base
-
-    def _record_end(self, step: dict, base: int, outcome: StepOutcome) -> None:
-        run = self.records[step["id"]]
-        run.status = outcome.status
-        run.attempts = base + max(outcome.attempts, 1)
-        redactor = redaction.for_storage()
-        run.output = redactor.value(outcome.output) if outcome.status == StepStatus.COMPLETED else None
-        run.error = redactor.text(outcome.error)
-        run.finished_at = finished_at = timezone.now()
-        run.save(update_fields=["status", "attempts", "output", "error", "finished_at", "updated_at"])
-        if outcome.status == StepStatus.COMPLETED:
-            self.context["steps"][step["id"]] = {"output": run.output}
-        record_step_finished(
-            step_type=step["type"],
-            status=outcome.status,
-            duration_seconds=(finished_at - (run.started_at or finished_at)).total_seconds(),
-        )
-
-    def _record_skipped(self, steps: list[dict], reason: str) -> None:
-        now = timezone.now()
-        for step in steps:
-            run = self.records.get(step["id"])
-            if run is not None and run.status in (StepStatus.COMPLETED, StepStatus.FAILED):
-                continue
-            StepRun.objects.update_or_create(
-                execution=self.execution,
-                step_id=step["id"],
-                defaults={"type": step["type"], "status": StepStatus.SKIPPED, "error": reason, "finished_at": now},
-            )
-
     # -- the run -------------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -237,14 +180,14 @@ class _Run:
         levels = step_levels(self.definition)
         for index, level in enumerate(levels):
             later = [step for next_level in levels[index + 1 :] for step in next_level]
-            todo = [step for step in level if self._needs_run(step)]
+            todo = [step for step in level if self.records.needs_run(step)]
             if not todo:
                 continue
             # One commit for the boundary (heartbeat, cancellation; the claim has just checked before the first
             # level) and the start records of the level's steps.
             with transaction.atomic():
                 verdict = self._boundary() if index else None
-                bases = {} if verdict else {step["id"]: self._record_start(step) for step in todo}
+                bases = {} if verdict else {step["id"]: self.records.start(step) for step in todo}
             if verdict:
                 return self._stop(verdict, todo + later)
             failed, verdict = self._run_level(pool, todo, bases)
@@ -252,14 +195,10 @@ class _Run:
                 return self._stop(verdict, later)
             if failed:
                 reason = f"not run: step '{failed[0]}' failed"
-                self._record_skipped(later, reason)
-                errors = "; ".join(f"step '{sid}' failed: {self.records[sid].error}" for sid in failed)
+                self.records.skipped(later, reason)
+                errors = "; ".join(f"step '{sid}' failed: {self.records.error(sid)}" for sid in failed)
                 return self._end(ExecutionStatus.FAILED, error=errors)
         return self._complete()
-
-    def _needs_run(self, step: dict) -> bool:
-        run = self.records.get(step["id"])
-        return run is None or run.status != StepStatus.COMPLETED
 
     def _run_level(
         self, pool: ThreadPoolExecutor, steps: list[dict], bases: dict[str, int]
@@ -271,7 +210,7 @@ class _Run:
             base = bases[step["id"]]
             prepared = self._prepare(step)
             if isinstance(prepared, StepOutcome):
-                self._record_end(step, base, prepared)
+                self._end_step(step, base, prepared)
                 failed.append(step["id"])
                 continue
             step_type, config = prepared
@@ -294,7 +233,7 @@ class _Run:
             for future in done:
                 step, base = running.pop(future)
                 outcome = future.result()
-                self._record_end(step, base, outcome)
+                self._end_step(step, base, outcome)
                 if outcome.status == StepStatus.FAILED:
                     failed.append(step["id"])
             if running and time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL:
@@ -305,10 +244,15 @@ class _Run:
                 verdict = Stop.TIMEOUT
                 self.stop.set()
                 for future, (step, base) in running.items():
-                    self._record_end(step, base, StepOutcome(StepStatus.FAILED, error="execution time limit reached"))
+                    self._end_step(step, base, StepOutcome(StepStatus.FAILED, error="execution time limit reached"))
                     future.cancel()
                 break
         return failed, verdict
+
+    def _end_step(self, step: dict, base: int, outcome: StepOutcome) -> None:
+        run = self.records.end(step, base, outcome)
+        if outcome.status == StepStatus.COMPLETED:
+            self.context["steps"][step["id"]] = {"output": run.output}
 
     def _prepare(self, step: dict):
         """The step type and rendered config, or a failed StepOutcome when either is impossible."""
@@ -324,10 +268,10 @@ class _Run:
 
     def _stop(self, verdict: Stop, not_run: list[dict]) -> None:
         if verdict is Stop.CANCELLED:
-            self._record_skipped(not_run, "not run: the execution was cancelled")
+            self.records.skipped(not_run, "not run: the execution was cancelled")
             return self._end(ExecutionStatus.CANCELLED, error="Cancelled.")
         limit = settings.WORKFLOW_EXECUTION_TIME_LIMIT
-        self._record_skipped(not_run, "not run: the execution time limit was reached")
+        self.records.skipped(not_run, "not run: the execution time limit was reached")
         return self._end(ExecutionStatus.FAILED, error=f"The execution time limit ({limit}s) was reached.")
 
     def _complete(self) -> None:

@@ -13,7 +13,7 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
-from ops.engines import BackupError, one_line
+from ops.errors import BackupError, one_line
 
 # Session settings that make row::text (hence the checksums) independent of who reads the rows.
 _PG_SESSION = (

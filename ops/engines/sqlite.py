@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import BinaryIO
 
-from ops.engines import BackupError, one_line
+from ops.errors import BackupError, one_line
 
 SQLITE_CHECKSUM_METHOD = "sqlite:sum(md5(repr(row))[:16])"
 

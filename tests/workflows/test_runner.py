@@ -13,6 +13,7 @@ from tests.factories import WorkflowFactory
 from tests.support import wait_for
 from workflows import runner
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, WorkflowVersion
+from workflows.records import StepRecords
 from workflows.steps import REGISTRY
 from workflows.steps.base import StepError, StepType
 
@@ -345,8 +346,8 @@ def test_lost_lease_stops_the_runner_without_writing_a_final_status(scripted):
         Execution.objects.filter(pk=execution.pk).update(runner_id="someone-else")
         return original(*args, **kwargs)
 
-    original = runner._Run._record_start
-    with mock.patch.object(runner._Run, "_record_start", steal):
+    original = StepRecords.start
+    with mock.patch.object(StepRecords, "start", steal):
         runner.execution_run(execution_id=execution.pk)
     execution.refresh_from_db()
     assert (execution.status, execution.runner_id) == (ExecutionStatus.RUNNING, "someone-else")
@@ -355,7 +356,7 @@ def test_lost_lease_stops_the_runner_without_writing_a_final_status(scripted):
 def test_metrics_are_recorded_for_steps_and_the_execution():
     execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
     with (
-        mock.patch("workflows.runner.record_step_finished") as step_metric,
+        mock.patch("workflows.records.record_step_finished") as step_metric,
         mock.patch("workflows.runner.record_execution_finished") as execution_metric,
     ):
         run(execution)

@@ -1,0 +1,89 @@
+"""The durable records of an execution's steps (StepRun): what a run resumes from after a redelivery.
+
+Each write is its own statement, made by the runner thread as soon as a step starts or ends, so that a delivery
+that takes over skips the completed steps and reuses their outputs. Outputs and errors are redacted here, once.
+"""
+
+from django.utils import timezone
+
+from common import redaction
+from common.metrics import record_step_finished
+from workflows.attempts import StepOutcome
+from workflows.models import Execution, StepRun, StepStatus
+
+
+class StepRecords:
+    """The StepRun rows of one execution, read once and kept in step with every write."""
+
+    def __init__(self, execution: Execution):
+        self.execution = execution
+        self.by_step: dict[str, StepRun] = {run.step_id: run for run in StepRun.objects.filter(execution=execution)}
+
+    def outputs(self) -> dict[str, dict]:
+        """`steps.<id>.output` of the template context, for the steps already completed."""
+        return {
+            step_id: {"output": run.output}
+            for step_id, run in self.by_step.items()
+            if run.status == StepStatus.COMPLETED
+        }
+
+    def needs_run(self, step: dict) -> bool:
+        run = self.by_step.get(step["id"])
+        return run is None or run.status != StepStatus.COMPLETED
+
+    def error(self, step_id: str) -> str:
+        return self.by_step[step_id].error
+
+    def start(self, step: dict) -> int:
+        """Record a step as running (one more attempt); returns the attempts made by earlier deliveries."""
+        previous = self.by_step.get(step["id"])
+        base = previous.attempts if previous else 0
+        fields = {
+            "type": step["type"],
+            "status": StepStatus.RUNNING,
+            "attempts": base + 1,
+            "output": None,
+            "error": "",
+            "started_at": timezone.now(),
+            "finished_at": None,
+        }
+        if previous is None:
+            # Unique (execution, step_id): should a stale runner race us here, one of the two fails loudly.
+            run = StepRun.objects.create(execution=self.execution, step_id=step["id"], **fields)
+        else:
+            run = previous
+            for name, value in fields.items():
+                setattr(run, name, value)
+            run.save(update_fields=[*fields, "updated_at"])
+        self.by_step[step["id"]] = run
+        return base
+
+    def end(self, step: dict, base: int, outcome: StepOutcome) -> StepRun:
+        """Record how a step ended (output redacted); returns the stored row."""
+        run = self.by_step[step["id"]]
+        run.status = outcome.status
+        run.attempts = base + max(outcome.attempts, 1)
+        redactor = redaction.for_storage()
+        run.output = redactor.value(outcome.output) if outcome.status == StepStatus.COMPLETED else None
+        run.error = redactor.text(outcome.error)
+        run.finished_at = finished_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "output", "error", "finished_at", "updated_at"])
+        record_step_finished(
+            step_type=step["type"],
+            status=outcome.status,
+            duration_seconds=(finished_at - (run.started_at or finished_at)).total_seconds(),
+        )
+        return run
+
+    def skipped(self, steps: list[dict], reason: str) -> None:
+        """Record the steps that will not run (a failure, cancellation or the time limit came first)."""
+        now = timezone.now()
+        for step in steps:
+            run = self.by_step.get(step["id"])
+            if run is not None and run.status in (StepStatus.COMPLETED, StepStatus.FAILED):
+                continue
+            StepRun.objects.update_or_create(
+                execution=self.execution,
+                step_id=step["id"],
+                defaults={"type": step["type"], "status": StepStatus.SKIPPED, "error": reason, "finished_at": now},
+            )
