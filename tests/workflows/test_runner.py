@@ -1,4 +1,4 @@
-"""The runner, in-process (the real-worker path is in test_worker_e2e.py and test_crash_recovery.py)."""
+"""The runner, in-process (the real-worker path is in tasks/test_journey.py and tasks/test_crash_recovery.py)."""
 
 import threading
 import time

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.monitoring.conftest import MONITORING, REPO, require_binary, run
+from tests.deploy.monitoring.conftest import MONITORING, REPO, require_binary, run
 
 PROMETHEUS_DIR = MONITORING / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))

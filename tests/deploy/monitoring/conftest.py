@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MONITORING = REPO / "deploy" / "monitoring"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.monitoring.conftest import MONITORING, REPO, Prometheus, http_get
+from tests.deploy.monitoring.conftest import MONITORING, REPO, Prometheus, http_get
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from tests.monitoring.conftest import MONITORING, Prometheus
+from tests.deploy.monitoring.conftest import MONITORING, Prometheus
 
 pytestmark = pytest.mark.slow  # starts a real Prometheus
 

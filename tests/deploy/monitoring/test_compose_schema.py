@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.monitoring.conftest import MONITORING, REPO, run
+from tests.deploy.monitoring.conftest import MONITORING, REPO, run
 
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 MONITORING_COMPOSE = MONITORING / "docker-compose.monitoring.yml"
