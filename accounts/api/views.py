@@ -41,6 +41,7 @@ class RegisterApi(PublicAuthApi):
 
 class LoginApi(PublicAuthApi):
     throttle_classes = [AnonThrottle, AuthThrottle]
+    error_statuses = {"post": {401}}
 
     @extend_schema(
         request=serializers.LoginInputSerializer, responses={200: serializers.TokenOutputSerializer}, tags=["auth"]
@@ -53,6 +54,8 @@ class LoginApi(PublicAuthApi):
 
 
 class RefreshApi(PublicAuthApi):
+    error_statuses = {"post": {401}}
+
     @extend_schema(
         request=serializers.RefreshInputSerializer, responses={200: serializers.TokenOutputSerializer}, tags=["auth"]
     )
@@ -63,6 +66,8 @@ class RefreshApi(PublicAuthApi):
 
 
 class LogoutApi(PublicAuthApi):
+    error_statuses = {"post": {401}}
+
     @extend_schema(request=serializers.RefreshInputSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = serializers.RefreshInputSerializer(data=request.data)

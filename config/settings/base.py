@@ -195,7 +195,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
     },
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.openapi.ApiAutoSchema",
     "DEFAULT_VERSIONING_CLASS": "common.api_versions.drf.ApiVersioning",
     "DEFAULT_VERSION": "1",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -87,6 +87,7 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     """Members of one project; visible to every member, managed by admins and owners."""
 
     serializer_class = serializers.MembershipOutputSerializer
+    error_statuses = {"destroy": {409}}  # the last owner cannot leave
     queryset = Membership.objects.none()
     ordering_fields = ["created_at", "role", "user__email"]
     ordering = ["created_at"]

@@ -62,6 +62,7 @@ class WorkflowViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     """Workflows: listed and created under their project, read and changed by id."""
 
     serializer_class = serializers.WorkflowOutputSerializer
+    error_statuses = {"destroy": {409}}  # executions in progress
     queryset = Workflow.objects.none()  # for schema generation; requests go through selectors
     filterset_class = WorkflowFilter
     ordering_fields = ["name", "created_at", "updated_at"]
@@ -140,6 +141,7 @@ class WorkflowExecutionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     """Executions of one workflow: list them, or start one (202, then poll the execution)."""
 
     serializer_class = serializers.ExecutionSummarySerializer
+    error_statuses = {"create": {409, 422}}  # an inactive workflow; an Idempotency-Key reused
     queryset = Execution.objects.none()
     filterset_class = ExecutionFilter
     ordering_fields = ["created_at", "started_at", "finished_at"]
@@ -177,6 +179,8 @@ class ExecutionDetailApi(APIView):
 
 
 class ExecutionCancelApi(APIView):
+    error_statuses = {"post": {409}}  # already finished
+
     @extend_schema(
         tags=["executions"],
         summary="Cancel an execution (editors): at once if pending, at the next step boundary if running",

@@ -1,0 +1,111 @@
+"""The OpenAPI schema of each API version (drf-spectacular): the version's envelope, and every error an operation
+can give, as RFC 9457 problem+json.
+
+The errors are derived from what the operation is (authenticated, throttled, with a body, with an id in its path,
+listed with filters), plus what its view declares in `error_statuses` ({action or HTTP method: statuses}) for
+rules of its own (409, 412, 422...).
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.permissions import AllowAny
+
+from common import api_versions
+from common.exceptions import PROBLEM_CONTENT_TYPE
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "example": "about:blank"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "A stable, machine-readable reason."},
+        "errors": {
+            "type": "object",
+            "description": "Validation failures: each field (or JSON path) with its messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+META_SCHEMA = {
+    "type": "object",
+    "required": ["api_version", "request_id"],
+    "properties": {
+        "api_version": {"type": "string", "example": "2"},
+        "request_id": {"type": "string", "nullable": True, "description": "The X-Request-ID of this response."},
+    },
+}
+DESCRIPTIONS = {
+    400: "Invalid input (the problem's `errors` name each field).",
+    401: "No valid credentials.",
+    403: "Authenticated, but not allowed (role, scope).",
+    404: "Nothing the caller may see has this id (also what a non-member gets).",
+    409: "Conflicts with the resource's current state.",
+    410: "This API version is past its sunset, or in a brownout.",
+    412: "The resource changed since the given ETag.",
+    415: "The body is not JSON.",
+    422: "Refused as a whole (e.g. an Idempotency-Key reused with another body).",
+    429: "Rate limit or quota exceeded (see Retry-After).",
+    503: "A dependency (database, cache, broker) is unavailable; retry shortly.",
+}
+_UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class ApiAutoSchema(AutoSchema):
+    """AutoSchema for a versioned API: success bodies in the version's shape, and the error responses."""
+
+    def _version(self) -> api_versions.ApiVersion:
+        return api_versions.get(getattr(self.view.request, "version", None))
+
+    def _component(self, name: str, schema: dict) -> dict:
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+        self.registry.register_on_missing(component)
+        return component.ref
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        paginated = self._is_list_view(serializer) and self._get_paginator() is not None
+        if self._version().envelope and str(status_code).startswith("2") and not paginated:
+            for content in response.get("content", {}).values():
+                content["schema"] = {
+                    "type": "object",
+                    "required": ["data", "meta"],
+                    "properties": {"data": content["schema"], "meta": self._component("Meta", META_SCHEMA)},
+                }
+        return response
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        problem = {"schema": self._component("Problem", PROBLEM_SCHEMA)}
+        for status in sorted(self.error_statuses()):
+            responses.setdefault(
+                str(status), {"description": DESCRIPTIONS[status], "content": {PROBLEM_CONTENT_TYPE: problem}}
+            )
+        return responses
+
+    def error_statuses(self) -> set[int]:
+        """The error statuses this operation can answer."""
+        view, method = self.view, self.method.upper()
+        declared = getattr(view, "error_statuses", {})  # {action or method: statuses}, e.g. {"destroy": {409}}
+        found = {503, *declared.get(getattr(view, "action", None) or method.lower(), ())}
+        if self._version().number == "1":
+            found.add(410)  # API_V1_SUNSET_DATE and API_V1_BROWNOUTS
+        public = all(isinstance(p, AllowAny) for p in view.get_permissions())
+        if not public:
+            found.add(401)
+            if method in _UNSAFE:
+                found.add(403)
+        if view.get_throttles():
+            found.add(429)
+        if method in ("POST", "PUT", "PATCH"):
+            found |= {400, 415}
+        if "{" in self.path:
+            found.add(404)
+        if method == "GET" and self._is_list_view() and self._get_paginator() is not None:
+            found |= {400, 404}  # a filter value that does not parse; a page or cursor that does not exist
+        return found
