@@ -32,6 +32,7 @@ def base_env(database: str, **extra) -> dict:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
         JWT_SIGNING_KEY=secrets.token_urlsafe(50),
+        AUDIT_HMAC_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=f"{PG}/{database}",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
         CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7"),

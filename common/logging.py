@@ -87,6 +87,13 @@ def _current_span_ids() -> tuple[str | None, str | None]:
     return None, None
 
 
+def current_ids() -> tuple[str | None, str | None]:
+    """(request_id, trace_id) of the current unit of work: the active span's trace, else the caller's."""
+    context = _context.get()
+    trace_id, _ = _current_span_ids()
+    return context.get("request_id"), trace_id or context.get("trace_id")
+
+
 class ContextFilter(logging.Filter):
     """Stamps service, environment, version, the bound context and the trace ids on each record.
 

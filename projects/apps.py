@@ -5,3 +5,9 @@ class ProjectsConfig(AppConfig):
     """Projects and their members with roles."""
 
     name = "projects"
+
+    def ready(self):
+        from audit.registry import track
+
+        track(self.get_model("Project"), include_fields=["name", "slug", "description", "created_by"])
+        track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])

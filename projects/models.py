@@ -35,6 +35,10 @@ class Project(BaseModel):
     class Meta:
         ordering = ["name"]
 
+    def get_additional_data(self) -> dict:
+        """What its audit history entries carry besides the diff: the project they belong to."""
+        return {"project_id": str(self.pk)}
+
     def __str__(self) -> str:
         return self.name
 
@@ -53,6 +57,9 @@ class Membership(BaseModel):
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_project_member")]
         indexes = [models.Index(fields=["user", "project"])]
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.project_id)}
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"

@@ -38,6 +38,18 @@ def pytest_sessionstart(session):
         )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The audit tables refuse TRUNCATE (migration audit 0002) except where the database allows it: the test
+    database does, so that Django can empty its tables between transactional tests."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" SET audit.allow_truncate = on')
+        connection.close()  # the setting applies to sessions opened from now on
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Throttle counters and other cached state never leak between tests."""

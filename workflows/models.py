@@ -36,6 +36,10 @@ class Workflow(BaseModel):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["project", "-created_at"], name="workflow_project_created")]
 
+    def get_additional_data(self) -> dict:
+        """What its audit history entries carry besides the diff: the project they belong to."""
+        return {"project_id": str(self.project_id)}
+
     def __str__(self) -> str:
         return self.name
 
@@ -53,6 +57,9 @@ class WorkflowVersion(BaseModel):
     class Meta:
         ordering = ["-version"]
         constraints = [models.UniqueConstraint(fields=["workflow", "version"], name="unique_workflow_version")]
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.workflow.project_id)}
 
     def __str__(self) -> str:
         return f"{self.workflow} v{self.version}"
@@ -106,6 +113,9 @@ class Execution(BaseModel):
             models.Index(fields=["workflow", "status", "-created_at"], name="execution_workflow_status"),
             models.Index(fields=["status", "heartbeat_at"], name="execution_status_heartbeat"),
         ]
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.workflow.project_id)}
 
     def __str__(self) -> str:
         return f"{self.workflow} execution {self.pk} ({self.status})"

@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit import context as audit_context
+from audit.recording import record_change
 from common import redaction
 from common.metrics import record_execution_finished
 from workflows.attempts import StepOutcome, run_step_attempts
@@ -59,7 +61,11 @@ def execution_run(*, execution_id, runner_id: str | None = None) -> None:
     """Run (or resume) an execution to a final status. Safe to call again for the same execution."""
     runner_id = runner_id or new_runner_id()
     execution = _claim(execution_id, runner_id)
-    if execution is not None:
+    if execution is None:
+        return
+    # The audit actor of what the run writes is the user who triggered the execution, whoever delivered it.
+    actor = audit_context.Actor.user(execution.triggered_by_id) if execution.triggered_by_id else None
+    with audit_context.unit(actor=actor or audit_context.current_actor()):
         _Run(execution, runner_id).run()
 
 
@@ -294,8 +300,11 @@ class _Run:
         redactor = redaction.for_storage()
         error, output = redactor.text(error), redactor.value(output)
         fields = {"status": status, "error": error, "output": output, "finished_at": now, "updated_at": now}
-        if not self._held().update(**fields):
-            raise _LeaseLost
+        with transaction.atomic():
+            if not self._held().update(**fields):
+                raise _LeaseLost
+            # An UPDATE of the held row, which django-auditlog's signals do not see: its history, explicitly.
+            record_change(self.execution, {"status": [ExecutionStatus.RUNNING, status]})
         started = self.execution.started_at or now
         record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
         logger.info("execution %s %s", self.execution.pk, status)

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "workflows",
     "django_celery_beat",
     "ops",
+    "auditlog",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.ApiProblemMiddleware",
@@ -307,6 +310,34 @@ CELERY_BEAT_SCHEDULE = {
     },
     # simplejwt's blacklist grows with every login and refresh; expired rows are useless (its flushexpiredtokens).
     "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
+    # The audit chain: seal every minute (seal lag alert at 10 min), verify daily, retention daily.
+    "audit-seal": {"task": "audit.seal", "schedule": 60.0},
+    "audit-verify": {"task": "audit.verify", "schedule": 24 * 3600},
+    "retention-run": {"task": "audit.retention", "schedule": 24 * 3600},
+}
+
+# --- Audit trail (audit app, docs/compliance.md) -----------------------------------------------------------------
+# AUDIT_ENABLED=0 exists for the benchmark's "off" side only: no history, no events.
+AUDIT_ENABLED = env.bool("AUDIT_ENABLED", default=True)
+# Keys the seals' HMAC and the hashes of personal values in the chain; never in the database (required in
+# production; the local and test settings have their own).
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+# A row still without a sequence this long after the newest seal was taken is reported by audit_verify as inserted.
+AUDIT_SEAL_GRACE_SECONDS = env.int("AUDIT_SEAL_GRACE_SECONDS", default=600)
+AUDITLOG_LOGENTRY_MODEL = "audit.ModelHistory"
+# django-auditlog's own migrations create its LogEntry table even when the model is swapped out for ours
+# (its CreateModel does not declare the swap): without them no such table exists.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_MASK_CALLABLE = "audit.registry.mask"
+AUDITLOG_CID_GETTER = "audit.context.correlation_id"
+# Retention per data class, in days (audit.retention; retention_run daily by beat).
+RETENTION_DAYS = {
+    "execution_payloads": env.int("RETENTION_EXECUTION_PAYLOADS_DAYS", default=90),
+    "audit_rows": env.int("RETENTION_AUDIT_ROWS_DAYS", default=400),
+    "audit_personal": env.int("RETENTION_AUDIT_PERSONAL_DAYS", default=90),
+    "login_failures": env.int("RETENTION_LOGIN_FAILURES_DAYS", default=90),
+    "exports": env.int("RETENTION_EXPORTS_DAYS", default=7),
 }
 
 SESSION_COOKIE_HTTPONLY = True

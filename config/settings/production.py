@@ -9,6 +9,7 @@ DEBUG = False
 ENVIRONMENT = env.str("ENVIRONMENT", default="production")
 SECRET_KEY = require("SECRET_KEY")
 SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")
+AUDIT_HMAC_KEY = require("AUDIT_HMAC_KEY")
 require("DATABASE_URL")
 # (the engine may already be django-prometheus' counting subclass of Django's PostgreSQL engine)
 if not DATABASES["default"]["ENGINE"].endswith(".postgresql"):

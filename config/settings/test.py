@@ -7,6 +7,7 @@ from .base import REST_FRAMEWORK, SIMPLE_JWT
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 SIMPLE_JWT["SIGNING_KEY"] = "test-jwt-signing-key-not-for-production-0123456789"
 DEBUG = False
+AUDIT_HMAC_KEY = "test-audit-hmac-key-not-for-production-0123456789"
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None

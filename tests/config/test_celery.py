@@ -15,6 +15,7 @@ PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
+    "AUDIT_HMAC_KEY": secrets.token_urlsafe(50),
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/aiassistant",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "api.example.com",

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPLETE = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
+    "AUDIT_HMAC_KEY": secrets.token_urlsafe(50),
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/aiassistant",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
@@ -29,7 +30,9 @@ def check(env_overrides, *args):
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "ALLOWED_HOSTS"]
+)
 def test_production_refuses_to_start_without(missing):
     result = check({k: v for k, v in COMPLETE.items() if k != missing})
     assert result.returncode != 0

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """The audit trail: events, model history (django-auditlog), the sealed hash chain, retention.
+
+    A sink: it imports no domain app. Apps register their models for history (`audit.registry.track`) and call
+    `audit.recording.record` for facts that are not model changes.
+    """
+
+    name = "audit"
+
+    def ready(self):
+        from audit import celery  # noqa: F401  (the actor travels with Celery tasks)

@@ -1,0 +1,52 @@
+"""The actor travels with Celery tasks: the publisher's actor goes into the message headers, and the worker runs
+the task as that actor. A task with no actor in its headers was published by beat: `system:beat`.
+
+(An execution's task runs as the user who triggered the execution: the runner says so itself.)
+"""
+
+from celery import signals
+
+from audit import context
+
+_HEADER = "aiassistant_actor"
+_units: dict[str, object] = {}
+
+
+def _encode(actor: context.Actor) -> str:
+    return f"{actor.kind}:{actor.id or actor.label}"
+
+
+def _decode(value: str | None) -> context.Actor:
+    kind, _, rest = (value or "").partition(":")
+    if kind == context.USER and rest:
+        return context.Actor.user(rest)
+    if kind == context.SYSTEM and rest:
+        return context.Actor.system(rest)
+    if kind == context.ANONYMOUS:
+        return context.Actor(kind=context.ANONYMOUS)
+    return context.Actor.system("system:beat")
+
+
+@signals.before_task_publish.connect(weak=False)
+def _actor_into_headers(sender=None, headers=None, **kwargs):
+    if headers is not None:
+        headers[_HEADER] = _encode(context.current_actor())
+
+
+@signals.task_prerun.connect(weak=False)
+def _run_as_actor(sender=None, task_id=None, task=None, **kwargs):
+    request = getattr(task, "request", None)
+    value = getattr(request, _HEADER, None) or (getattr(request, "headers", None) or {}).get(_HEADER)
+    manager = context.unit(actor=_decode(value))
+    manager.__enter__()
+    _units[task_id] = manager
+
+
+@signals.task_postrun.connect(weak=False)
+def _forget_actor(sender=None, task_id=None, **kwargs):
+    manager = _units.pop(task_id, None)
+    if manager is not None:
+        try:
+            manager.__exit__(None, None, None)
+        except ValueError:  # entered in another context (thread pools): drop it
+            pass
