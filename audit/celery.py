@@ -4,12 +4,14 @@ the task as that actor. A task with no actor in its headers was published by bea
 (An execution's task runs as the user who triggered the execution: the runner says so itself.)
 """
 
+import contextvars
+
 from celery import signals
 
 from audit import context
 
 _HEADER = "aiassistant_actor"
-_units: dict[str, object] = {}
+_tokens: dict[str, contextvars.Token] = {}
 
 
 def _encode(actor: context.Actor) -> str:
@@ -37,16 +39,11 @@ def _actor_into_headers(sender=None, headers=None, **kwargs):
 def _run_as_actor(sender=None, task_id=None, task=None, **kwargs):
     request = getattr(task, "request", None)
     value = getattr(request, _HEADER, None) or (getattr(request, "headers", None) or {}).get(_HEADER)
-    manager = context.unit(actor=_decode(value))
-    manager.__enter__()
-    _units[task_id] = manager
+    _tokens[task_id] = context.begin(actor=_decode(value))
 
 
 @signals.task_postrun.connect(weak=False)
 def _forget_actor(sender=None, task_id=None, **kwargs):
-    manager = _units.pop(task_id, None)
-    if manager is not None:
-        try:
-            manager.__exit__(None, None, None)
-        except ValueError:  # entered in another context (thread pools): drop it
-            pass
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        context.end(token)

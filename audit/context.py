@@ -68,6 +68,18 @@ def unit(**fields) -> Iterator[Unit]:
         _unit.reset(token)
 
 
+def begin(**fields) -> contextvars.Token:
+    """Start a unit of work that ends with `end(token)` (Celery's prerun and postrun signals)."""
+    return _unit.set(Unit(**fields))
+
+
+def end(token: contextvars.Token) -> None:
+    try:
+        _unit.reset(token)
+    except ValueError:  # begun in another context (a thread pool): forget it
+        _unit.set(None)
+
+
 def cli_actor() -> Actor:
     """A management command or shell: `system:cli` with the operating-system user."""
     try:
