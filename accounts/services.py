@@ -7,6 +7,11 @@ from django.db import transaction
 
 from accounts import tokens
 from accounts.models import User
+from audit import keys as audit_keys
+from audit import recording as audit
+from audit.context import Actor
+from audit.models import Category
+from audit.retention import LOGIN_FAILED
 from common import metrics
 from common.errors import AuthenticationFailed, Invalid
 from common.services import model_update
@@ -39,28 +44,41 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
 
 def user_login(*, request, email: str, password: str) -> User:
     """Check credentials; the same 401 for an unknown email and a wrong password."""
-    user = authenticate(request, email=User.objects.normalize_email(email).lower(), password=password)
+    email = User.objects.normalize_email(email).lower()
+    user = authenticate(request, email=email, password=password)
     if user is None:
         metrics.record_login(result="failure")
+        # Who tried is kept as a keyed hash: the address may not even belong to an account.
+        audit.record(Category.AUTH, LOGIN_FAILED, detail={"email_hash": audit_keys.personal(email)})
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
     metrics.record_login(result="success")
+    audit.record(
+        Category.AUTH, "auth.login.succeeded", resource_type="user", resource_id=user.pk, actor=Actor.user(user.pk)
+    )
     return user
 
 
 def token_refresh(*, refresh_token: str) -> dict:
     """Rotate a refresh token: the used one is blacklisted and a new pair is issued."""
     try:
-        return tokens.rotate(refresh_token)
+        user, pair = tokens.rotate(refresh_token)
     except tokens.TokenRefused as exc:
+        audit.record(Category.AUTH, "auth.refresh.refused")
         raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
+    audit.record(
+        Category.AUTH, "auth.refresh.succeeded", resource_type="user", resource_id=user.pk, actor=Actor.user(user.pk)
+    )
+    return pair
 
 
 def token_revoke(*, refresh_token: str) -> None:
     """Log out: the refresh token can no longer be used."""
     try:
-        tokens.revoke(refresh_token)
+        user_id = tokens.revoke(refresh_token)
     except tokens.TokenRefused as exc:
         raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
+    actor = Actor.user(user_id) if user_id else None
+    audit.record(Category.AUTH, "auth.logout", resource_type="user", resource_id=user_id or "", actor=actor)
 
 
 @transaction.atomic
@@ -81,4 +99,11 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
         raise Invalid(" ".join(exc.messages), field="new_password") from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    tokens.revoke_all(user)
+    revoked = tokens.revoke_all(user)
+    audit.record(
+        Category.AUTH,
+        "auth.password.changed",
+        resource_type="user",
+        resource_id=user.pk,
+        detail={"sessions_ended": revoked},
+    )

@@ -36,8 +36,8 @@ def _parse(raw: str) -> RefreshToken:
         raise TokenRefused(str(exc)) from exc
 
 
-def rotate(raw: str) -> dict:
-    """Blacklist a refresh token and issue a new pair for its (active) user."""
+def rotate(raw: str) -> tuple[User, dict]:
+    """Blacklist a refresh token and issue a new pair for its (active) user; returns (user, pair)."""
     refresh = _parse(raw)
     user_id = refresh.payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
     user = User.objects.filter(id=user_id, is_active=True).first() if user_id else None
@@ -47,15 +47,17 @@ def rotate(raw: str) -> dict:
         refresh.blacklist()
     except TokenError as exc:
         raise TokenRefused(str(exc)) from exc
-    return pair_for(user)
+    return user, pair_for(user)
 
 
-def revoke(raw: str) -> None:
-    """Blacklist one refresh token."""
+def revoke(raw: str) -> str | None:
+    """Blacklist one refresh token; returns the id of its user."""
+    refresh = _parse(raw)
     try:
-        _parse(raw).blacklist()
+        refresh.blacklist()
     except TokenError as exc:
         raise TokenRefused(str(exc)) from exc
+    return refresh.payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
 
 
 def revoke_all(user: User) -> int:

@@ -42,6 +42,10 @@ def register(name: str, setting: str, purge: Purge) -> None:
     CLASSES[name] = DataClass(name, setting, purge)
 
 
+def days_of(name: str) -> int:
+    return settings.RETENTION_DAYS[CLASSES[name].setting]
+
+
 def removal_digest(sequences: Iterable[int]) -> str:
     return hashlib.sha256(",".join(str(s) for s in sorted(sequences)).encode()).hexdigest()
 

@@ -2,11 +2,16 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
+from audit import recording as audit
+from audit.models import Category
 from ops.models import BackupKind, BackupRecord
 from ops.tasks import backup_task, verify_task
 
 
 def _queue(request, task, *args) -> None:
+    audit.record(
+        Category.ADMIN, f"admin.{task.name}", resource_type="backup", detail={"arguments": [str(a) for a in args]}
+    )
     try:
         result = task.delay(*args)
     except Exception as exc:  # broker down: say so on the page rather than a 500

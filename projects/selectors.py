@@ -1,9 +1,21 @@
 """Project reads, always scoped to the projects the user belongs to."""
 
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from audit.recording import note_hidden
 from common.errors import NotFound
 from projects.models import Membership, Project
+
+
+def hidden(model, object_id) -> None:
+    """A 404 for an object that exists is a permission fact (a non-member probing), for the audit trail."""
+    try:
+        exists = model.objects.filter(pk=object_id).exists()
+    except (ValueError, ValidationError):
+        return
+    if exists:
+        note_hidden(model._meta.model_name)
 
 
 def role_subquery(*, user, project_ref: str = "pk") -> Subquery:
@@ -21,6 +33,7 @@ def project_get(*, user, project_id) -> Project:
     try:
         return project_list(user=user).get(pk=project_id)
     except (Project.DoesNotExist, ValueError) as exc:
+        hidden(Project, project_id)
         raise NotFound from exc
 
 

@@ -1,9 +1,22 @@
 from django.contrib import admin, messages
 
+from audit import recording as audit
+from audit.models import Category
 from common.errors import ApplicationError
 from projects.permissions import OPERATOR
 from workflows import services
 from workflows.models import FINAL_STATUSES, Execution, StepRun, Workflow, WorkflowVersion
+
+
+def _audit(action: str, execution, **extra) -> None:
+    audit.record(
+        Category.ADMIN,
+        action,
+        resource_type="execution",
+        resource_id=execution.pk,
+        project_id=execution.workflow.project_id,
+        **extra,
+    )
 
 
 class WorkflowVersionInline(admin.TabularInline):
@@ -83,6 +96,7 @@ class ExecutionAdmin(admin.ModelAdmin):
             try:
                 services.execution_cancel(execution=execution, role=OPERATOR, actor=request.user)
                 cancelled += 1
+                _audit("admin.execution.cancel", execution)
             except ApplicationError as exc:
                 self.message_user(request, f"{execution.pk}: {exc}", messages.WARNING)
         self.message_user(request, f"Cancellation requested for {cancelled} execution(s).", messages.SUCCESS)
@@ -92,8 +106,9 @@ class ExecutionAdmin(admin.ModelAdmin):
         started = 0
         for execution in queryset.select_related("workflow"):
             try:
-                services.execution_rerun(execution=execution, role=OPERATOR, actor=request.user)
+                new = services.execution_rerun(execution=execution, role=OPERATOR, actor=request.user)
                 started += 1
+                _audit("admin.execution.rerun", execution, detail={"new_execution": str(new.pk)})
             except ApplicationError as exc:
                 self.message_user(request, f"{execution.pk}: {exc}", messages.WARNING)
         self.message_user(request, f"Started {started} new execution(s).", messages.SUCCESS)

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from common.errors import NotFound
 from projects.models import Project
-from projects.selectors import role_subquery
+from projects.selectors import hidden, role_subquery
 from workflows.models import Execution, Workflow, WorkflowVersion
 
 
@@ -25,6 +25,7 @@ def workflow_get(*, user, workflow_id) -> Workflow:
             .get(pk=workflow_id)
         )
     except (Workflow.DoesNotExist, ValueError) as exc:
+        hidden(Workflow, workflow_id)
         raise NotFound from exc
 
 
@@ -49,4 +50,5 @@ def execution_get(*, user, execution_id) -> Execution:
             .get(pk=execution_id)
         )
     except (Execution.DoesNotExist, ValueError) as exc:
+        hidden(Execution, execution_id)
         raise NotFound from exc

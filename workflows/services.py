@@ -18,7 +18,7 @@ from common.services import model_update
 from projects.models import Project, Role
 from projects.permissions import require_role
 from workflows.definition import DefinitionError, validate_definition
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, Workflow, WorkflowVersion, json_size
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, Workflow, WorkflowVersion, json_size
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -230,3 +230,16 @@ def executions_recover_stale() -> int:
         logger.warning("execution %s looks abandoned; queueing it again", execution_id)
         _enqueue(execution_id)
     return len(ids)
+
+
+def execution_payloads_purge(cutoff, *, dry_run: bool, run_id=None) -> int:
+    """Retention of execution data (LLM prompts and answers live here): the inputs, outputs and errors of executions
+    finished before cutoff, and of their steps, are emptied; the rows (status, times) stay. Returns how many
+    executions were (or would be) emptied."""
+    expired = Execution.objects.filter(finished_at__lt=cutoff).exclude(input={}, output=None, error="")
+    if dry_run:
+        return expired.count()
+    with transaction.atomic():
+        ids = list(expired.values_list("pk", flat=True))
+        StepRun.objects.filter(execution_id__in=ids).update(output=None, error="")
+        return Execution.objects.filter(pk__in=ids).update(input={}, output=None, error="")

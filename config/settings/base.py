@@ -170,7 +170,7 @@ else:
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Prometheus collectors computed at scrape time, registered by the /metrics view (dotted paths).
-METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector"]
+METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector", "audit.metrics.AuditCollector"]
 
 # The number of reverse proxies in front of the app that append to X-Forwarded-For.
 # Used wherever the client address matters (throttling, audit): see common.http.client_ip.

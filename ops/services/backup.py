@@ -11,7 +11,7 @@ from django.utils import timezone
 from ops import storage as st
 from ops.engines import BackupError, engine_for, one_line
 from ops.models import BackupKind, BackupRecord, BackupStatus, manifest_key_for
-from ops.services.shared import MANIFEST_FORMAT, _db_settings, _storage_error
+from ops.services.shared import MANIFEST_FORMAT, _db_settings, _storage_error, audited
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def backup_key(*, started_at: datetime, record_id) -> str:
     return f"backups/{settings.ENVIRONMENT}/{started_at:%Y/%m/%d}/{stamp}-{record_id}.dump"
 
 
+@audited("backup.run")
 def backup_create(
     *, kind: str = BackupKind.MANUAL, using: str = "default", database: str | None = None
 ) -> BackupRecord:

@@ -7,9 +7,10 @@ from django.utils import timezone
 from ops import storage as st
 from ops.engines import BackupError
 from ops.models import BackupRecord, BackupStatus
-from ops.services.shared import _storage_error
+from ops.services.shared import _storage_error, audited
 
 
+@audited("backup.prune")
 def backup_prune(*, keep_days: int, keep_last: int = 1, dry_run: bool = False) -> list[BackupRecord]:
     """Delete backups older than keep_days, except the newest keep_last succeeded ones (at least one).
 

@@ -19,6 +19,7 @@ from ops.services.shared import (
     _compare_tables,
     _db_settings,
     _fetch_verified,
+    audited,
     backup_resolve,
     migrations_not_in_backup,
     migrations_unknown_to_code,
@@ -79,6 +80,7 @@ def _catalogue_put_back(rows: list[dict], *, restored: BackupRef) -> None:
             )
 
 
+@audited("backup.restore")
 def backup_restore(
     *, ref: str, target_database: str | None = None, safety_backup: bool = True, using: str = "default"
 ) -> RestoreResult:

@@ -1,9 +1,11 @@
 """What the backup services share: the manifest format, finding a backup and reading its manifest, fetching its
-dump with the sha256 checked, and comparing a database with the manifest (tables and migrations).
+dump with the sha256 checked, comparing a database with the manifest (tables and migrations), and the audit
+event of every run.
 
 Names with a leading underscore are for the services of this package only.
 """
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
+from audit import recording as audit
+from audit.models import Category
 from ops import storage as st
 from ops.engines import BackupError, one_line
 from ops.models import BackupRecord, BackupStatus, manifest_key_for
@@ -157,3 +161,32 @@ def migrations_unknown_to_code(manifest: dict, known: set[str] | None = None) ->
 def migrations_not_in_backup(manifest: dict, known: set[str] | None = None) -> list[str]:
     """Migrations of this code that the backup predates (run `manage.py migrate` after restoring)."""
     return sorted((known if known is not None else _code_migrations()) - set(manifest.get("migrations", [])))
+
+
+def audited(action: str):
+    """Record each run of a backup operation as an audit event: its arguments, outcome and error, if any."""
+
+    def decorate(operation):
+        @functools.wraps(operation)
+        def run(*args, **kwargs):
+            detail = {key: value for key, value in kwargs.items() if isinstance(value, str | int | bool | None)}
+            try:
+                result = operation(*args, **kwargs)
+            except BackupError as exc:
+                audit.record(Category.OPERATION, action, detail={**detail, "outcome": "failed", "error": exc.message})
+                raise
+            record = (
+                result if isinstance(result, BackupRecord) else getattr(getattr(result, "ref", None), "record", None)
+            )
+            audit.record(
+                Category.OPERATION,
+                action,
+                resource_type="backup" if record is not None else "",
+                resource_id=record.pk if record is not None else "",
+                detail={**detail, "outcome": "succeeded"},
+            )
+            return result
+
+        return run
+
+    return decorate

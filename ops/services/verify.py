@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from ops.engines import BackupError, engine_for
 from ops.models import BackupRecord
-from ops.services.shared import _compare_tables, _db_settings, _fetch_verified, backup_resolve
+from ops.services.shared import _compare_tables, _db_settings, _fetch_verified, audited, backup_resolve
 
 
+@audited("backup.verify")
 def backup_verify(*, ref: str, using: str = "default") -> BackupRecord:
     """Restore drill: restore into a scratch database, compare every table with the manifest, drop it.
 
