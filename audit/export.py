@@ -4,6 +4,7 @@ import csv
 import json
 from collections.abc import Iterator
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 
 FIELDS = (
@@ -28,24 +29,10 @@ FIELDS = (
 
 
 def item(event) -> dict:
-    """One event in the API's and the exports' shape."""
-    return {
-        "id": str(event.id),
-        "sequence": event.sequence,
-        "timestamp": event.created_at.isoformat(),
-        "actor": {"id": str(event.actor_id) if event.actor_id else None, "kind": event.actor_kind},
-        "action": event.action,
-        "category": event.category,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "project": str(event.project_id) if event.project_id else None,
-        "status_code": event.status_code,
-        "request_id": event.request_id,
-        "trace_id": event.trace_id,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "changes": event.changes,
-    }
+    """One event in the API's shape (the exports carry the same fields)."""
+    from audit.api.serializers import AuditEventOutputSerializer
+
+    return AuditEventOutputSerializer(event).data
 
 
 class _Echo:
@@ -57,7 +44,7 @@ def _csv_rows(queryset) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(FIELDS)
     for event in queryset.iterator(chunk_size=2000):
-        row = item(event)
+        row = dict(item(event))
         actor = row.pop("actor")
         row |= {"actor_kind": actor["kind"], "actor_id": actor["id"], "actor_label": event.actor_label}
         row["changes"] = json.dumps(row["changes"]) if row["changes"] is not None else ""
@@ -66,7 +53,7 @@ def _csv_rows(queryset) -> Iterator[str]:
 
 def _jsonl_rows(queryset) -> Iterator[str]:
     for event in queryset.iterator(chunk_size=2000):
-        yield json.dumps(item(event), separators=(",", ":")) + "\n"
+        yield json.dumps(item(event), separators=(",", ":"), cls=DjangoJSONEncoder) + "\n"
 
 
 def streaming(queryset, fmt: str, *, filename: str = "audit-events") -> StreamingHttpResponse:

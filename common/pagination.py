@@ -84,3 +84,11 @@ class CursorPagination(pagination.CursorPagination):
                 "schema": {"type": "string", "enum": ["total"]},
             },
         ]
+
+
+class LegacyCursorPagination(pagination.CursorPagination):
+    """v1 endpoints born with cursors (the audit trail): `{"next", "previous", "results"}`, newest first."""
+
+    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 100

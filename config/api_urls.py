@@ -10,6 +10,7 @@ urlpatterns = [
     path("auth/", include("accounts.api.urls")),
     path("projects/", include("projects.api.urls")),
     path("", include("workflows.api.urls")),
+    path("audit/", include("audit.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

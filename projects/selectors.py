@@ -1,11 +1,11 @@
 """Project reads, always scoped to the projects the user belongs to."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
-from projects.models import Membership, Project
+from projects.models import Membership, Project, Role
 
 
 def hidden(model, object_id) -> None:
@@ -46,3 +46,9 @@ def membership_get(*, project: Project, membership_id) -> Membership:
         return membership_list(project=project).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError) as exc:
         raise NotFound from exc
+
+
+def audit_scope(user) -> Q:
+    """The audit events a user sees as an owner or admin: those of their projects (registered with audit)."""
+    administered = Membership.objects.filter(user=user, role__in=(Role.OWNER, Role.ADMIN)).values("project_id")
+    return Q(project_id__in=administered)
