@@ -25,8 +25,9 @@ run: $(VENV)/.base-installed
 	@mkdir -p var
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --no-input
 	@echo ""
-	@echo "  aiassistant-api on http://$(HOST):$(PORT)/  (embedded default: SQLite in var/, no external server)"
-	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/   (ReDoc: /api/v1/redoc/, schema: /api/v1/schema/)"
+	@echo "  aiassistant-api on http://$(HOST):$(PORT)/  (that page links the docs, admin and health)"
+	@echo "  Embedded default: SQLite in var/, no external server"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/v2/docs/   (ReDoc: /api/v2/redoc/; v1: /api/v1/docs/)"
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "  Create an admin user:  $(PY) manage.py createsuperuser"
 	@echo "  Worker:    Celery (filesystem broker in var/celery/, 2 processes), log in var/log/worker.log"

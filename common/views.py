@@ -1,9 +1,17 @@
-"""Error views: problem+json under /api/, Django's defaults elsewhere (admin, docs)."""
+"""The home page, and the error views: problem+json under /api/, Django's defaults elsewhere (admin, docs)."""
 
+from django.shortcuts import render
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from common.exceptions import problem_response, server_error_response
+
+
+@require_safe
+def home(request):
+    """`/`: where the API docs, the admin and the health endpoints are (public, touches no database)."""
+    return render(request, "common/home.html")
 
 
 def _is_api(request) -> bool:

@@ -3,11 +3,13 @@ from django.urls import include, path
 
 from common import health
 from common.metrics_view import metrics_view
+from common.views import home
 
 admin.site.site_header = "aiassistant-api administration"
 admin.site.site_title = "aiassistant-api"
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("health/live/", health.live, name="health-live"),
     path("health/ready/", health.ReadyView.as_view(), name="health-ready"),

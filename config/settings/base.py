@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "common",
     "accounts",
     "projects",
@@ -241,6 +242,11 @@ SPECTACULAR_SETTINGS = {
         "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
         "StepStatusEnum": "workflows.models.StepStatus",
     },
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN's @latest: pinned code, pages
+    # that work offline and under a strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Workflows: limits of an execution and of its steps (seconds and bytes).

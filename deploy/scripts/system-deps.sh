@@ -7,6 +7,9 @@ command -v psql >/dev/null || need+=(postgresql-client)
 command -v wrk >/dev/null || need+=(wrk)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+# The browser tests of the API docs pages (tests/common/test_docs_browser.py): headless Chromium and its driver.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "error: missing system packages: ${need[*]} (install them with apt-get as root)" >&2

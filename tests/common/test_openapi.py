@@ -1,4 +1,7 @@
-"""One OpenAPI schema per version: no warnings, v2's envelope, and every error response as problem+json."""
+"""One OpenAPI schema per version: no warnings, v2's envelope, and every error response as problem+json; the docs
+pages load only the app's own files."""
+
+import re
 
 import pytest
 import yaml
@@ -60,3 +63,22 @@ def test_every_operation_documents_its_errors_as_problem_json(tmp_path, version)
 @pytest.mark.parametrize("page", ["schema", "docs", "redoc"])
 def test_docs_are_served(client, version, page):
     assert client.get(f"/api/v{version}/{page}/").status_code == 200
+
+
+DOCS_PAGES = ["/api/v1/docs/", "/api/v2/docs/", "/api/docs/", "/api/v1/redoc/", "/api/v2/redoc/", "/api/redoc/"]
+
+
+@pytest.mark.parametrize("path", DOCS_PAGES)
+def test_docs_pages_reference_no_other_host(client, path):
+    html = client.get(path).content.decode()
+    # absolute (http:, https:) or protocol-relative (//host) addresses; the pages' own are paths (/static/...)
+    assert re.findall(r"(?:https?:)?//[^\s\"'<>]+", html) == []
+
+
+@pytest.mark.parametrize("path", DOCS_PAGES)
+def test_docs_pages_assets_are_the_apps_static_files(client, path):
+    # (data: URLs are inline: ReDoc's page has an empty favicon so that browsers do not ask for /favicon.ico)
+    assets = re.findall(r'(?:src|href)="(?!data:)([^"]+)"', client.get(path).content.decode())
+    assert assets
+    assert [asset for asset in assets if not asset.startswith("/static/drf_spectacular_sidecar/")] == []
+    assert {asset: client.get(asset).status_code for asset in assets} == dict.fromkeys(assets, 200)

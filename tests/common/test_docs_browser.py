@@ -1,0 +1,163 @@
+"""The API docs pages and `/` in headless Chromium, offline: Swagger UI and ReDoc render from the app's own files."""
+
+import contextlib
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Every host name resolves to nothing except 127.0.0.1 (the live server): a page that needs a CDN stays blank here,
+# as it would offline. The other flags keep Chromium's own background traffic (updates, sync) off.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+NETWORK_SCHEMES = {"http", "https", "ws", "wss"}
+RENDER_TIMEOUT = 30  # seconds; Swagger UI and ReDoc render 27 operations in a few seconds on 2 loaded cores
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium with a fresh profile, its network log on (`goog:loggingPrefs` performance)."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: run `bash deploy/scripts/system-deps.sh` (`make test` does)",
+            pytrace=False,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    # An explicit driver path: Selenium Manager would otherwise try to download one.
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(RENDER_TIMEOUT)
+    # The log so far is Chromium's start page; each test reads what its own pages asked for.
+    driver.get_log("performance")
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def origin(live_server):
+    """The live server as the browser reaches it: 127.0.0.1, the one address the resolver rules leave."""
+    return f"http://127.0.0.1:{live_server.thread.port}"
+
+
+def operations_in_schema(client, version: str) -> int:
+    schema = client.get(f"/api/v{version}/schema/", {"format": "json"}).json()
+    return sum(1 for item in schema["paths"].values() for method in item if method in HTTP_METHODS)
+
+
+def rendered(driver, selector: str, *, expected: int) -> int:
+    """How many `selector` elements the page shows, once there are `expected` or when RENDER_TIMEOUT passes."""
+    with contextlib.suppress(TimeoutException):  # the count below says how far it got
+        WebDriverWait(driver, RENDER_TIMEOUT).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, selector)) >= expected
+        )
+    return len(driver.find_elements(By.CSS_SELECTOR, selector))
+
+
+def console_errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def foreign_requests(driver, origin: str) -> list[str]:
+    """URLs the pages sent to a host other than `origin` (Chromium's network log, since the last call).
+
+    A request the page's own Content-Security-Policy blocked never leaves the browser, so it does not count: the
+    ReDoc page's policy blocks the Redocly logo that ReDoc's sidebar footer always shows (common/redoc.html)."""
+    sent, blocked = {}, set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message["params"]
+        if message["method"] == "Network.requestWillBeSent":
+            sent[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed" and params.get("blockedReason") == "csp":
+            blocked.add(params["requestId"])
+    return [
+        url
+        for request_id, url in sent.items()
+        if request_id not in blocked
+        and urlsplit(url).scheme in NETWORK_SCHEMES
+        and f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" != origin
+    ]
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_swagger_ui_renders_every_operation(browser, origin, client, version):
+    expected = operations_in_schema(client, version)
+    browser.get(f"{origin}/api/v{version}/docs/")
+    count = rendered(browser, ".opblock", expected=expected)
+    assert expected >= 20  # the schema itself is whole, so the count below means something
+    assert count == expected, f"Swagger UI shows {count} of {expected} operations; errors: {console_errors(browser)}"
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_swagger_ui_requests_nothing_from_another_host(browser, origin, client, version):
+    browser.get(f"{origin}/api/v{version}/docs/")
+    rendered(browser, ".opblock", expected=operations_in_schema(client, version))
+    assert foreign_requests(browser, origin) == []
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_redoc_renders_every_operation_in_its_menu(browser, origin, client, version):
+    expected = operations_in_schema(client, version)
+    browser.get(f"{origin}/api/v{version}/redoc/")
+    count = rendered(browser, ".menu-content li[data-item-id*='operation/']", expected=expected)
+    assert count == expected, f"ReDoc's menu shows {count} of {expected} operations; errors: {console_errors(browser)}"
+    assert browser.find_element(By.CSS_SELECTOR, "h2").text
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_redoc_requests_nothing_from_another_host(browser, origin, client, version):
+    browser.get(f"{origin}/api/v{version}/redoc/")
+    rendered(browser, ".menu-content li[data-item-id*='operation/']", expected=operations_in_schema(client, version))
+    assert foreign_requests(browser, origin) == []
+
+
+def test_home_links_the_docs_the_admin_and_health(browser, origin):
+    browser.get(f"{origin}/")
+    links = browser.find_elements(By.TAG_NAME, "a")
+    assert {
+        f"{origin}/api/v2/docs/",
+        f"{origin}/api/v2/redoc/",
+        f"{origin}/api/v2/schema/",
+        f"{origin}/api/v1/docs/",
+        f"{origin}/api/v1/redoc/",
+        f"{origin}/api/v1/schema/",
+        f"{origin}/admin/",
+        f"{origin}/health/live/",
+        f"{origin}/health/ready/",
+        f"{origin}/health/detailed/",
+    } <= {link.get_attribute("href") for link in links}
+    assert {"Swagger UI", "ReDoc", "OpenAPI schema", "Admin", "/health/live/"} <= {link.text for link in links}
+    assert foreign_requests(browser, origin) == []
+
+
+def test_home_docs_link_opens_swagger_ui(browser, origin, client):
+    browser.get(f"{origin}/")
+    browser.find_element(By.ID, "docs-v2").click()
+    expected = operations_in_schema(client, "2")
+    assert rendered(browser, ".opblock", expected=expected) == expected
+    assert browser.current_url == f"{origin}/api/v2/docs/"
