@@ -9,8 +9,8 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self):
         from audit import retention
-        from workflows import tasks  # noqa: F401  (registers the tasks: services queue them by name)
         from audit.registry import track
+        from workflows import tasks  # noqa: F401  (registers the tasks: services queue them by name)
         from workflows.services import execution_payloads_purge
 
         # Definitions live in their immutable versions; executions keep their status transitions only (their
