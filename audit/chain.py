@@ -15,6 +15,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from audit.models import EVENT_PERSONAL_FIELDS, HISTORY_PERSONAL_FIELDS, AuditEvent, ModelHistory
 
@@ -27,7 +28,7 @@ class Table:
     """One audited table, as the chain sees it."""
 
     kind: str
-    model: type
+    model: Any  # AuditEvent or ModelHistory
     personal: tuple[str, ...]
     created: str  # the column rows are ordered by before they have a sequence
 

@@ -7,6 +7,7 @@ the (filtered) query costs one EXPLAIN. Other databases (SQLite, the embedded de
 
 import json
 from functools import cached_property
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.db import connections
@@ -17,7 +18,7 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset: Any = self.object_list
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return queryset.count()

@@ -34,7 +34,7 @@ def record(
     *,
     resource_type: str = "",
     resource_id: object = "",
-    project_id: object = None,
+    project_id=None,
     status_code: int | None = None,
     changes: dict | None = None,
     detail: dict | None = None,

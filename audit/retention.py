@@ -76,7 +76,7 @@ def _remove_login_failures(cutoff, *, dry_run: bool, run_id) -> int:
     if dry_run:
         return expired.count()
     with transaction.atomic(), _allowed("retention"):
-        sequences = list(expired.values_list("sequence", flat=True))
+        sequences = [s for s in expired.values_list("sequence", flat=True) if s is not None]
         AuditRemoval.objects.bulk_create([AuditRemoval(sequence=s, removed_by=run_id) for s in sequences])
         AuditEvent.objects.filter(sequence__in=sequences).delete()
     return len(sequences)

@@ -12,6 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -99,7 +100,7 @@ def seal_once(batch: int = SEAL_BATCH) -> AuditSeal | None:
         previous = last.seal_hash if last else chain.GENESIS
         first = sequence
         rows: list[chain.SealedRow] = []
-        by_model: dict[type, list] = {}
+        by_model: dict[Any, list] = {}
         for _, kind, pk, obj in pending:
             obj.sequence = sequence
             table = chain.BY_KIND[kind]

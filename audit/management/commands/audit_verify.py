@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         result = verification.run(since=options["since"])
-        if not result.ok:
+        if not result.ok or result.verified is None:
             raise CommandError(f"audit chain broken: {result.problem}")
         checked = result.verified
         self.stdout.write(
