@@ -11,4 +11,9 @@ class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from audit import celery  # noqa: F401  (the actor travels with Celery tasks)
+        from audit.groups import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="audit.auditors_group")

@@ -8,6 +8,10 @@ class ProjectsConfig(AppConfig):
 
     def ready(self):
         from audit.registry import track
+        from audit.selectors import register_scope
+        from projects.selectors import audit_scope
 
         track(self.get_model("Project"), include_fields=["name", "slug", "description", "created_by"])
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])
+        # A project's owners and admins read its audit events.
+        register_scope(audit_scope)

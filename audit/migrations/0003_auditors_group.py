@@ -3,7 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-MODELS = ("auditevent", "modelhistory", "auditseal")
+from audit.groups import AUDITORS, ensure_auditors
 
 
 def create_group(apps, schema_editor):
@@ -11,16 +11,11 @@ def create_group(apps, schema_editor):
     config = apps.get_app_config("audit")
     config.models_module = True
     create_permissions(config, apps=apps, verbosity=0)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Auditors")
-    group.permissions.set(
-        Permission.objects.filter(content_type__app_label="audit", codename__in=[f"view_{m}" for m in MODELS])
-    )
+    ensure_auditors(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_group(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name="Auditors").delete()
+    apps.get_model("auth", "Group").objects.filter(name=AUDITORS).delete()
 
 
 class Migration(migrations.Migration):
