@@ -1,5 +1,5 @@
 """The actor travels with Celery tasks: the publisher's actor goes into the message headers, and the worker runs
-the task as that actor. A task with no actor in its headers was published by beat: `system:beat`.
+the task as that actor. Celery beat acts as `system:beat`, so the tasks it schedules run as `system:beat`.
 
 (An execution's task runs as the user who triggered the execution: the runner says so itself.)
 """
@@ -27,6 +27,11 @@ def _decode(value: str | None) -> context.Actor:
     if kind == context.ANONYMOUS:
         return context.Actor(kind=context.ANONYMOUS)
     return context.Actor.system("system:beat")
+
+
+@signals.beat_init.connect(weak=False)
+def _beat_acts_as_system(sender=None, **kwargs):
+    context.act_as_process(context.Actor.system("system:beat"))
 
 
 @signals.before_task_publish.connect(weak=False)

@@ -52,6 +52,14 @@ class Unit:
 
 
 _unit: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("aiassistant_audit_unit", default=None)
+# The actor of a process's work outside any unit: `system:cli` unless the process says otherwise (beat does).
+_process_actor: "Actor | None" = None
+
+
+def act_as_process(actor: "Actor") -> None:
+    """Make `actor` the default of this whole process (Celery beat: every task it sends is `system:beat`)."""
+    global _process_actor
+    _process_actor = actor
 
 
 def current() -> Unit | None:
@@ -90,10 +98,10 @@ def cli_actor() -> Actor:
 
 
 def current_actor() -> Actor:
-    """The actor of the current unit of work; a command (no unit at all) is `system:cli`."""
+    """The actor of the current unit of work; outside one, the process's (beat) or `system:cli` (a command)."""
     work = _unit.get()
     if work is None:
-        return cli_actor()
+        return _process_actor or cli_actor()
     if work.actor is not None:
         return work.actor
     user = getattr(work.request, "user", None) if work.request is not None else None

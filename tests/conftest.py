@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from accounts.services import token_pair_for
 from projects.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.workers import start_worker  # noqa: F401  (a fixture for every test package)
 
 
 def pytest_sessionstart(session):

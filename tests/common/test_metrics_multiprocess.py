@@ -97,7 +97,7 @@ def worker_with_metrics(tmp_path, settings):
     import redis
 
     from tests.support import database_url
-    from tests.workflows.conftest import Worker
+    from tests.workers import Worker
 
     queue = f"obs-worker-{uuid.uuid4().hex[:10]}"
     settings.WORKFLOW_EXECUTION_QUEUE = queue
