@@ -148,6 +148,13 @@ SECRET_SETTINGS = ("SECRET_KEY", "LLM_API_KEY", "METRICS_TOKEN", "JWT_SIGNING_KE
 # Shorter configured values would redact ordinary words; real secrets are long.
 _MIN_CONFIGURED_LENGTH = 8
 _configured: tuple[str, ...] | None = None
+_learned: set[str] = set()
+
+
+def learn(values) -> None:
+    """Secret values read at start from elsewhere than settings (Vault): redacted like configured ones."""
+    _learned.update(v for v in values if isinstance(v, str) and len(v) >= _MIN_CONFIGURED_LENGTH)
+    _forget_configured()
 
 
 def _forget_configured(**kwargs) -> None:
@@ -165,12 +172,13 @@ def configured_secrets() -> tuple[str, ...]:
         from django.core.signals import setting_changed
 
         if not settings.configured:
-            return ()
+            return tuple(sorted(_learned))
         values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
         values.append(getattr(settings, "SIMPLE_JWT", {}).get("SIGNING_KEY", ""))
         setting_changed.connect(_forget_configured, dispatch_uid="common.redaction.forget_configured")
     except Exception:  # redaction (of log lines above all) must never fail because of settings
         return ()
+    values += sorted(_learned)
     _configured = tuple(v for v in values if isinstance(v, str) and len(v) >= _MIN_CONFIGURED_LENGTH)
     return _configured
 

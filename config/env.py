@@ -17,8 +17,13 @@ env = environ.Env()
 
 
 def require(name: str) -> str:
-    """Return a mandatory variable, or stop the process with one line that names it."""
-    value = env.str(name, default="")
+    """Return a mandatory variable, or stop the process with one line that names it.
+
+    A secret (config.secrets.NAMES) may come from Vault instead of the environment.
+    """
+    from config import secrets
+
+    value = secrets.secret(name) if name in secrets.NAMES else env.str(name, default="")
     if not value:
         raise SystemExit(f"configuration error: the environment variable {name} is required (see .env.example)")
     return value
