@@ -68,6 +68,7 @@ test: system-deps services lint
 bench: $(VENV)/.dev-installed system-deps services
 	$(PY) bench/baseline.py
 	$(PY) bench/observability.py
+	$(PY) bench/api_versions.py
 	$(PY) bench/executions.py
 	$(PY) bench/backup.py
 

@@ -14,6 +14,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -159,6 +161,40 @@ def wrk(
         "p99_ms": _ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
         "non_2xx": int(errors.group(1)) if errors else 0,
     }
+
+
+def gunicorn_processes(base: str) -> list[psutil.Process]:
+    """The master and workers of the gunicorn bound to `base` (found by their GUNICORN_BIND)."""
+    bind = base.removeprefix("http://")
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "gunicorn" in " ".join(process.info["cmdline"] or []) and process.environ().get("GUNICORN_BIND") == bind:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User plus system CPU seconds of these processes so far (a process that has exited counts as 0)."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -> dict:
+    """wrk, plus the server CPU time per request: steadier than req/s when other jobs share the cores."""
+    before = cpu_seconds(processes)
+    result = wrk(url, **options)
+    requests = result["requests_per_second"] * options["duration"]
+    result["cpu_ms_per_request"] = (cpu_seconds(processes) - before) * 1000 / requests if requests else 0.0
+    return result
 
 
 def write_result(name: str, data: dict) -> Path:

@@ -18,17 +18,17 @@ import os
 import statistics
 import tempfile
 
-import psutil
 from harness import (
     base_env,
     drop_database,
     gunicorn,
+    gunicorn_processes,
     login,
     manage,
     recreate_database,
     seed_user_with_projects,
+    timed_wrk,
     write_result,
-    wrk,
 )
 
 PASSWORD = "bench-password-Zx81!"
@@ -48,50 +48,17 @@ def mode_env(mode: str, metrics_dir: str) -> dict:
     return env
 
 
-def _gunicorn_processes(base: str) -> list[psutil.Process]:
-    """The master and workers of the gunicorn bound to `base` (found by their GUNICORN_BIND)."""
-    bind = base.removeprefix("http://")
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if "gunicorn" in " ".join(process.info["cmdline"] or []) and process.environ().get("GUNICORN_BIND") == bind:
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def _timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -> dict:
-    """wrk, plus the server CPU time per request: steadier than req/s when other jobs share the cores."""
-    before = _cpu_seconds(processes)
-    result = wrk(url, **options)
-    requests = result["requests_per_second"] * options["duration"]
-    result["cpu_ms_per_request"] = (_cpu_seconds(processes) - before) * 1000 / requests if requests else 0.0
-    return result
-
-
 class Target:
     """One running gunicorn (one mode), logged in, with its processes for CPU accounting."""
 
     def __init__(self, base: str):
         self.base = base
         self.token = login(base, "bench@example.com", PASSWORD)
-        self.processes = _gunicorn_processes(base)
+        self.processes = gunicorn_processes(base)
 
     def run(self, endpoint: str, duration: int) -> dict:
         if endpoint == ENDPOINTS[0]:
-            return _timed_wrk(
+            return timed_wrk(
                 self.base,
                 self.processes,
                 f"{self.base}/api/v1/projects/",
@@ -99,7 +66,7 @@ class Target:
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         body = json.dumps({"email": "bench@example.com", "password": PASSWORD})
-        return _timed_wrk(
+        return timed_wrk(
             self.base,
             self.processes,
             f"{self.base}/api/v1/auth/login/",

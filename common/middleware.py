@@ -4,8 +4,10 @@ import time
 import uuid
 
 from django.core.signals import request_finished
-from django_prometheus.middleware import PrometheusAfterMiddleware
+from django_prometheus.conf import NAMESPACE, PROMETHEUS_LATENCY_BUCKETS
+from django_prometheus.middleware import Metrics, PrometheusAfterMiddleware
 from django_prometheus.utils import Time, TimeSince
+from prometheus_client import Counter, Histogram
 
 from common import logging as log_context
 from common import metrics
@@ -102,14 +104,67 @@ class RequestContextMiddleware:
         )
 
 
+class RequestMetrics(Metrics):
+    """The request series PrometheusMiddleware records, with django-prometheus' names, documentation and buckets.
+
+    Only these are registered (django-prometheus' Metrics registers about twenty, most never written here).
+    Responses and latency carry `api_version`: "1" or "2" as negotiated by ApiVersionMiddleware, "" outside
+    /api/ (admin, health, metrics). One value per request, so the label adds no series per view beyond the
+    negotiated `api:` routes, and no write.
+    """
+
+    _instance = None  # get_instance() caches per class: never hand out django-prometheus' full set instead
+
+    def register(self):
+        self.requests_by_view_transport_method = self.register_metric(
+            Counter,
+            "django_http_requests_total_by_view_transport_method",
+            "Count of requests by view, transport, method.",
+            ["view", "transport", "method"],
+            namespace=NAMESPACE,
+        )
+        self.responses_by_status_view_method = self.register_metric(
+            Counter,
+            "django_http_responses_total_by_status_view_method",
+            "Count of responses by status, view, method.",
+            ["status", "view", "method", "api_version"],
+            namespace=NAMESPACE,
+        )
+        self.requests_latency_by_view_method = self.register_metric(
+            Histogram,
+            "django_http_requests_latency_seconds_by_view_method",
+            "Histogram of request processing time labelled by view.",
+            ["view", "method", "api_version"],
+            buckets=PROMETHEUS_LATENCY_BUCKETS,
+            namespace=NAMESPACE,
+        )
+        self.exceptions_by_type = self.register_metric(
+            Counter,
+            "django_http_exceptions_total_by_type",
+            "Count of exceptions by object type.",
+            ["type"],
+            namespace=NAMESPACE,
+        )
+        self.exceptions_by_view = self.register_metric(
+            Counter,
+            "django_http_exceptions_total_by_view",
+            "Count of exceptions by view.",
+            ["view"],
+            namespace=NAMESPACE,
+        )
+
+
 class PrometheusMiddleware(PrometheusAfterMiddleware):
     """django-prometheus' after-middleware, recording only the request series the dashboards and alerts use.
 
-    Kept (names unchanged): requests by view/transport/method, responses by status/view/method, latency by
-    view/method, exceptions by type and view. Left out: the before-middleware totals and latency, by-method,
-    by-transport, AJAX, body-size, charset, template and streaming series; in multiprocess mode each update is
-    an mmap write, and those were two thirds of them on every request.
+    Kept (names unchanged, see RequestMetrics): requests by view/transport/method (django-prometheus'
+    process_view), responses by status/view/method/api_version, latency by view/method/api_version, exceptions
+    by type and view. Left out: the before-middleware totals and latency, by-method, by-transport, AJAX,
+    body-size, charset, template and streaming series; in multiprocess mode each update is an mmap write, and
+    those were two thirds of them on every request.
     """
+
+    metrics_cls = RequestMetrics
 
     def process_request(self, request):
         request.prometheus_after_middleware_event = Time()
@@ -120,10 +175,19 @@ class PrometheusMiddleware(PrometheusAfterMiddleware):
     def process_response(self, request, response):
         method = self._method(request)
         view = self._get_view_name(request)
+        api_version = getattr(request, "api_version", "")  # set by ApiVersionMiddleware under /api/ only
         self.metrics.responses_by_status_view_method.labels(
-            status=str(response.status_code), view=view, method=method
+            status=str(response.status_code), view=view, method=method, api_version=api_version
         ).inc()
         started = getattr(request, "prometheus_after_middleware_event", None)
         if started is not None:
-            self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(TimeSince(started))
+            self.metrics.requests_latency_by_view_method.labels(
+                view=view, method=method, api_version=api_version
+            ).observe(TimeSince(started))
         return response
+
+    def process_exception(self, request, exception):
+        # No latency here (django-prometheus observes it here and again in process_response, which still runs
+        # for the 500 that follows): one observation per request.
+        self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+        self.metrics.exceptions_by_view.labels(view=self._get_view_name(request)).inc()

@@ -113,6 +113,83 @@ def test_requests_are_labelled_by_view_name_never_by_path(client, user):
     assert str(project_id) not in text
 
 
+RESPONSES = "django_http_responses_total_by_status_view_method_total"
+LATENCY_COUNT = "django_http_requests_latency_seconds_by_view_method_count"
+
+
+def _counted(client, name: str, **labels) -> float:
+    return sample_sum(scrape(client), name, **labels)
+
+
+@pytest.mark.django_db
+def test_v1_and_v2_requests_to_the_same_endpoint_are_counted_by_api_version(client, user):
+    before_v1 = _counted(client, RESPONSES, view="v1:project-list", api_version="1")
+    before_v2 = _counted(client, RESPONSES, view="v2:project-list", api_version="2")
+
+    client_for(user).get("/api/v1/projects/")
+    client_for(user).get("/api/v2/projects/")
+
+    text = scrape(client)
+    assert sample_sum(text, RESPONSES, view="v1:project-list", api_version="1") - before_v1 == 1
+    assert sample_sum(text, RESPONSES, view="v2:project-list", api_version="2") - before_v2 == 1
+    assert sample_sum(text, RESPONSES, view="v1:project-list", api_version="2") == 0
+
+
+@pytest.mark.django_db
+def test_negotiated_requests_are_counted_under_the_version_they_got(client, user):
+    before = {v: _counted(client, LATENCY_COUNT, view="api:project-list", api_version=v) for v in ("1", "2")}
+
+    client_for(user).get("/api/projects/")  # no header: the default version
+    client_for(user).get("/api/projects/", HTTP_API_VERSION="2")
+
+    text = scrape(client)
+    assert sample_sum(text, LATENCY_COUNT, view="api:project-list", api_version="1") - before["1"] == 1
+    assert sample_sum(text, LATENCY_COUNT, view="api:project-list", api_version="2") - before["2"] == 1
+
+
+@pytest.mark.django_db
+def test_requests_outside_the_api_have_an_empty_api_version(client):
+    before = _counted(client, RESPONSES, view="health-live", api_version="")
+
+    client.get("/health/live/")
+
+    text = scrape(client)
+    assert sample_sum(text, RESPONSES, view="health-live", api_version="") - before == 1
+    assert sample_sum(text, LATENCY_COUNT, view="health-live", api_version="") >= 1
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.common.urls_boom")
+def test_a_request_that_raises_is_one_response_and_one_latency_sample(client, api_client):
+    view = "tests.common.urls_boom.BoomApi"
+    text = scrape(client)
+    before = [sample_sum(text, name, view=view) for name in (RESPONSES, LATENCY_COUNT)]
+    exceptions = sample_sum(text, "django_http_exceptions_total_by_type_total", type="RuntimeError")
+
+    assert api_client.get("/api/v1/boom/").status_code == 500
+
+    text = scrape(client)
+    assert [sample_sum(text, name, view=view) for name in (RESPONSES, LATENCY_COUNT)] == [b + 1 for b in before]
+    assert sample_sum(text, RESPONSES, view=view, status="500", api_version="1") >= 1
+    assert sample_sum(text, "django_http_exceptions_total_by_type_total", type="RuntimeError") == exceptions + 1
+
+
+@pytest.mark.django_db
+def test_only_the_request_series_the_middleware_writes_are_exported(client):
+    client.get("/health/live/")
+
+    # The text format also has a *_created gauge per series (prometheus_client's timestamps): not a metric of ours.
+    exported = {name.removesuffix("_created") for name in families(scrape(client)) if name.startswith("django_http_")}
+
+    assert exported == {
+        "django_http_requests_total_by_view_transport_method",
+        "django_http_responses_total_by_status_view_method",
+        "django_http_requests_latency_seconds_by_view_method",
+        "django_http_exceptions_total_by_type",
+        "django_http_exceptions_total_by_view",
+    }
+
+
 @pytest.mark.django_db
 def test_database_and_cache_metrics_are_exported(client, user):
     client_for(user).get("/api/v1/projects/")

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from tests.deploy.monitoring.conftest import MONITORING, Prometheus
+from tests.deploy.monitoring.conftest import MONITORING, Prometheus, require_binary, run
 
 pytestmark = pytest.mark.slow  # starts a real Prometheus
 
@@ -131,3 +131,62 @@ def test_substitution_replaces_builtins_and_variables():
         _substitute('rate(x{view=~"$route"}[$__rate_interval]) ${route:regex}', {"route": ".*"})
         == 'rate(x{view=~".*"}[1m]) .*'
     )
+
+
+# --- The API versions panels, evaluated by promtool on series labelled like the middleware labels them ----------
+
+RESPONSES = "django_http_responses_total_by_status_view_method_total"
+# (view, api_version, requests/s): twelve v1 routes at distinct rates (integers: promtool compares floats exactly),
+# one v2 route, and a health probe outside /api/ (no api_version: Prometheus drops an empty label) that is
+# busier than all of them. The two least busy v1 routes fall outside the top 10.
+V1_ROUTES = [(f"v1:route-{n:02d}", "1", n + 1) for n in range(11)] + [("api:project-list", "1", 13)]
+TRAFFIC = [*V1_ROUTES, ("v2:project-list", "2", 4), ("health-live", "", 100)]
+STEP_SECONDS = 30
+
+
+def _target_expr(dashboard: dict, title: str) -> str:
+    panel = next(panel for panel in _panels(dashboard) if panel["title"] == title)
+    (target,) = panel["targets"]
+    return _substitute(target["expr"], _variables(dashboard))
+
+
+def _promtool_case(exprs: dict[str, list[dict]]) -> dict:
+    """One promtool test: TRAFFIC as counters over 6 h (the $__range of BUILTINS), each expr's expected samples."""
+    steps = 6 * 3600 // STEP_SECONDS + 10
+    series = []
+    for view, version, rate in TRAFFIC:
+        labels = f'job="aiassistant-web", instance="web:8000", view="{view}", method="GET", status="200"'
+        if version:
+            labels += f', api_version="{version}"'
+        series.append({"series": f"{RESPONSES}{{{labels}}}", "values": f"0+{rate * STEP_SECONDS}x{steps}"})
+    checks = [{"expr": expr, "eval_time": "6h", "exp_samples": samples} for expr, samples in exprs.items()]
+    return {
+        "name": "API versions panels",
+        "interval": f"{STEP_SECONDS}s",
+        "input_series": series,
+        "promql_expr_test": checks,
+    }
+
+
+def test_api_versions_panels_count_api_requests_by_version_and_rank_v1_routes(tmp_path):
+    dashboard = json.loads((MONITORING / "grafana" / "dashboards" / "api.json").read_text())
+    v1_total = sum(rate for _, version, rate in TRAFFIC if version == "1")
+    busiest = sorted(V1_ROUTES, key=lambda route: -route[2])[:10]
+    exprs = {
+        _target_expr(dashboard, "API traffic by version"): [
+            {"labels": '{api_version="1"}', "value": v1_total},
+            {"labels": '{api_version="2"}', "value": 4},
+        ],
+        _target_expr(dashboard, "Busiest v1 routes"): [
+            {"labels": f'{{view="{view}"}}', "value": rate} for view, _, rate in busiest
+        ],
+        _target_expr(dashboard, "v1 share of API requests (range)"): [
+            {"labels": "{}", "value": v1_total / (v1_total + 4)}
+        ],
+    }
+    tests_file = tmp_path / "panels_test.yml"
+    tests_file.write_text(yaml.safe_dump({"evaluation_interval": "1m", "tests": [_promtool_case(exprs)]}))
+
+    result = run(require_binary("promtool"), "test", "rules", str(tests_file))
+
+    assert result.returncode == 0, result.stdout + result.stderr
