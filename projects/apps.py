@@ -7,7 +7,12 @@ class ProjectsConfig(AppConfig):
     name = "projects"
 
     def ready(self):
+        from accounts.gdpr import registry as gdpr
         from audit.registry import track
+        from projects import gdpr as parts
 
         track(self.get_model("Project"), include_fields=["name", "slug", "description", "created_by"])
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])
+        # A person's export and erasure (accounts.gdpr cannot import this app).
+        gdpr.register("memberships", export=parts.memberships_export)
+        gdpr.register("projects", export=parts.projects_export, erase=parts.projects_erase)
