@@ -7,9 +7,10 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
-        from accounts.gdpr import export
+        from accounts.gdpr import erasure, export
         from audit import retention
         from audit.registry import track
+        from ops import restore_hooks
 
         # The history shows that an email or name changed, never its value (they are personal data).
         track(
@@ -19,3 +20,5 @@ class AccountsConfig(AppConfig):
             mask_fields=["email", "full_name"],
         )
         retention.register("exports", "exports", export.data_exports_purge)
+        # A restore of a backup older than an erasure erases the person again (ops cannot import accounts).
+        restore_hooks.register("erasures", pending=erasure.erasures_pending, reapply=erasure.erasures_reapply)
