@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
         "StepStatusEnum": "workflows.models.StepStatus",
+        "DataExportStatusEnum": "accounts.models.ExportStatus",
     },
     # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN's @latest: pinned code, pages
     # that work offline and under a strict CSP.
