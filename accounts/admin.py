@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from accounts.gdpr import erasure
 from accounts.models import User
+from common.errors import ApplicationError
 
 
 class _UserCreationForm(UserCreationForm):
@@ -21,15 +23,34 @@ class _UserChangeForm(UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = _UserChangeForm
     add_form = _UserCreationForm
-    list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
+    list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login", "erased_at")
     list_filter = ("is_active", "is_staff", "is_superuser")
+    actions = ["erase_selected"]
     search_fields = ("email", "full_name")
     ordering = ("email",)
-    readonly_fields = ("id", "date_joined", "last_login")
+    readonly_fields = ("id", "date_joined", "last_login", "erased_at")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "erased_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    @admin.action(description="Erase the selected users (GDPR)", permissions=["change"])
+    def erase_selected(self, request, queryset):
+        """GDPR Art. 17 for requests handled by an operator: the same erasure as DELETE /api/v1/auth/me/."""
+        erased = 0
+        for user in queryset.filter(erased_at__isnull=True).order_by("pk"):
+            if user.pk == request.user.pk:
+                self.message_user(request, "You cannot erase your own account here.", messages.WARNING)
+                continue
+            try:
+                erasure.user_erase(user=user, via=erasure.Via.ADMIN)
+            except ApplicationError as exc:
+                self.message_user(request, f"User {user.pk}: {exc}", messages.ERROR)
+                continue
+            # The admin's own log, with the pseudonym as the object's name (str(user) is the new email).
+            self.log_change(request, user, "Erased (GDPR)")
+            erased += 1
+        self.message_user(request, f"Erased {erased} user(s).", messages.SUCCESS if erased else messages.WARNING)

@@ -2,12 +2,15 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Users and authentication."""
+    """Users and authentication, and the person's data subject requests (accounts.gdpr)."""
 
     name = "accounts"
 
     def ready(self):
+        from accounts.gdpr import erasure, export
+        from audit import retention
         from audit.registry import track
+        from ops import restore_hooks
 
         # The history shows that an email or name changed, never its value (they are personal data).
         track(
@@ -16,3 +19,6 @@ class AccountsConfig(AppConfig):
             include_fields=["email", "full_name", "is_active", "is_staff", "is_superuser"],
             mask_fields=["email", "full_name"],
         )
+        retention.register("exports", "exports", export.data_exports_purge)
+        # A restore of a backup older than an erasure erases the person again (ops cannot import accounts).
+        restore_hooks.register("erasures", pending=erasure.erasures_pending, reapply=erasure.erasures_reapply)

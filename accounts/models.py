@@ -6,6 +6,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from common.models import BaseModel
+
 
 class UserManager(BaseUserManager["User"]):
     """Creates users identified by email."""
@@ -40,6 +42,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set by the erasure (accounts.gdpr.erasure): the row stays as a pseudonym that other rows point to.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -56,3 +60,39 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    # Never stored: a ready export past its expires_at (see DataExport.current_status).
+    EXPIRED = "expired", "Expired"
+
+
+class DataExport(BaseModel):
+    """A person's request for a copy of their data (GDPR Art. 15/20): one JSON document in STORAGES["exports"]."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING)
+    file_key = models.CharField(max_length=255, blank=True, help_text='The document\'s name in STORAGES["exports"].')
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="data_export_user_created")]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.current_status})"
+
+    @property
+    def current_status(self) -> str:
+        """The status as the API shows it: a ready export whose download period is over is expired."""
+        if self.status == ExportStatus.READY and self.expires_at is not None and self.expires_at <= timezone.now():
+            return ExportStatus.EXPIRED
+        return self.status

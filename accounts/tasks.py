@@ -1,10 +1,18 @@
-"""Celery tasks of the accounts app (scheduled by beat)."""
+"""Celery tasks of the accounts app: thin wrappers that take ids and call a service (safe to run twice)."""
 
 from celery import shared_task
 from django.core.management import call_command
+
+from accounts.gdpr import export
 
 
 @shared_task(name="accounts.flush_expired_tokens", ignore_result=True)
 def flush_expired_tokens() -> None:
     """Delete expired outstanding and blacklisted refresh tokens, so the blacklist table stays small."""
     call_command("flushexpiredtokens")
+
+
+@shared_task(name=export.BUILD_TASK, ignore_result=True, acks_late=True)
+def build_export(export_id: str) -> None:
+    """Build one requested data export (queued by accounts.gdpr.export.data_export_request)."""
+    export.data_export_build(export_id=export_id)

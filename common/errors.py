@@ -78,6 +78,14 @@ class Conflict(ApplicationError):
     default_message = "The request conflicts with the current state of the resource."
 
 
+class Gone(ApplicationError):
+    """It existed, and is no longer available (a data export past its download period)."""
+
+    status = 410
+    code = "gone"
+    default_message = "This resource is no longer available."
+
+
 class Unprocessable(ApplicationError):
     """Well-formed, but refused as a whole (an Idempotency-Key reused with another body)."""
 

@@ -44,7 +44,7 @@ DESCRIPTIONS = {
     403: "Authenticated, but not allowed (role, scope).",
     404: "Nothing the caller may see has this id (also what a non-member gets).",
     409: "Conflicts with the resource's current state.",
-    410: "This API version is past its sunset, or in a brownout.",
+    410: "This API version is past its sunset, or in a brownout; or the resource expired (a data export).",
     412: "The resource changed since the given ETag.",
     415: "The body is not JSON.",
     422: "Refused as a whole (e.g. an Idempotency-Key reused with another body).",
@@ -68,7 +68,9 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
         response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         paginated = self._is_list_view(serializer) and self._get_paginator() is not None
-        if self._version().envelope and str(status_code).startswith("2") and not paginated:
+        # A view that answers with a file of its own (`enveloped = False`: a data export's download) is not wrapped.
+        enveloped = self._version().envelope and getattr(self.view, "enveloped", True)
+        if enveloped and str(status_code).startswith("2") and not paginated:
             for content in response.get("content", {}).values():
                 content["schema"] = {
                     "type": "object",

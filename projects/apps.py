@@ -7,11 +7,16 @@ class ProjectsConfig(AppConfig):
     name = "projects"
 
     def ready(self):
+        from accounts.gdpr import registry as gdpr
         from audit.registry import track
         from audit.selectors import register_scope
+        from projects import gdpr as parts
         from projects.selectors import audit_scope
 
         track(self.get_model("Project"), include_fields=["name", "slug", "description", "created_by"])
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])
         # A project's owners and admins read its audit events.
         register_scope(audit_scope)
+        # A person's export and erasure (accounts.gdpr cannot import this app).
+        gdpr.register("memberships", export=parts.memberships_export)
+        gdpr.register("projects", export=parts.projects_export, erase=parts.projects_erase)

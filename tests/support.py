@@ -46,3 +46,22 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, message: 
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {message} (last error: {last_error})")
+
+
+def columns_containing(text: str) -> list[str]:
+    """Every "table.column" of the database where some row holds `text` (any case), whatever the column's type
+    (text, varchar, json, jsonb... each cast to text): what an erasure test asserts is empty."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        )
+        columns = cursor.fetchall()
+        quote = connection.ops.quote_name
+        for table, column in columns:
+            cursor.execute(f"SELECT 1 FROM {quote(table)} WHERE {quote(column)}::text ILIKE %s LIMIT 1", [pattern])
+            if cursor.fetchone():
+                found.append(f"{table}.{column}")
+    return found

@@ -8,8 +8,10 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from accounts.gdpr import registry as gdpr
         from audit import retention
         from audit.registry import track
+        from workflows import gdpr as parts
         from workflows import tasks  # noqa: F401  (registers the tasks: services queue them by name)
         from workflows.services import execution_payloads_purge
 
@@ -19,3 +21,6 @@ class WorkflowsConfig(AppConfig):
         track(self.get_model("WorkflowVersion"), include_fields=["workflow", "version", "created_by"])
         track(self.get_model("Execution"), include_fields=["status", "cancel_requested"])
         retention.register("execution_payloads", "execution_payloads", execution_payloads_purge)
+        gdpr.register("workflows", export=parts.workflows_export)
+        gdpr.register("workflow_versions", export=parts.workflow_versions_export)
+        gdpr.register("executions", export=parts.executions_export)

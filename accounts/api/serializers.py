@@ -1,6 +1,7 @@
+from django.urls import reverse
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import DataExport, ExportStatus, User
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -49,3 +50,25 @@ class UserUpdateInputSerializer(serializers.Serializer):
 class PasswordChangeInputSerializer(serializers.Serializer):
     old_password = serializers.CharField(trim_whitespace=False)
     new_password = serializers.CharField(trim_whitespace=False)
+
+
+class EraseInputSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, help_text="The account's password, to confirm.")
+
+
+class DataExportOutputSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=ExportStatus.choices, source="current_status", read_only=True)
+    download_url = serializers.SerializerMethodField(help_text="Set once the export is ready, until it expires.")
+
+    class Meta:
+        model = DataExport
+        fields = ["id", "status", "download_url", "created_at", "finished_at", "expires_at"]
+        read_only_fields = fields
+
+    def get_download_url(self, export: DataExport) -> str | None:
+        request = self.context.get("request")
+        if request is None or export.current_status != ExportStatus.READY:
+            return None
+        # The download lives under the same API mount (v1, v2 or /api/) as the request.
+        namespace = request.resolver_match.namespace if request.resolver_match else "v1"
+        return request.build_absolute_uri(reverse(f"{namespace}:me-export-download", kwargs={"pk": export.pk}))

@@ -8,5 +8,8 @@ urlpatterns = [
     path("refresh/", views.RefreshApi.as_view(), name="refresh"),
     path("logout/", views.LogoutApi.as_view(), name="logout"),
     path("me/", views.MeApi.as_view(), name="me"),
+    path("me/export/", views.ExportApi.as_view(), name="me-export"),
+    path("me/export/<uuid:pk>/", views.ExportDetailApi.as_view(), name="me-export-detail"),
+    path("me/export/<uuid:pk>/download/", views.ExportDownloadApi.as_view(), name="me-export-download"),
     path("password/", views.PasswordChangeApi.as_view(), name="password"),
 ]

@@ -1,10 +1,13 @@
-from drf_spectacular.utils import extend_schema
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import selectors, services
 from accounts.api import serializers
+from accounts.gdpr import erasure, export
 from common.throttling import AnonThrottle, AuthThrottle, UserThrottle
 
 
@@ -78,6 +81,12 @@ class LogoutApi(PublicAuthApi):
 
 class MeApi(APIView):
     throttle_classes = [UserThrottle]
+    error_statuses = {"delete": {400}}
+
+    def get_throttles(self):
+        # The erasure takes the password: the same limit as sign-in against guessing it.
+        extra = [AuthThrottle()] if self.request.method == "DELETE" else []
+        return [*super().get_throttles(), *extra]
 
     @extend_schema(responses={200: serializers.UserOutputSerializer}, tags=["auth"])
     def get(self, request):
@@ -92,6 +101,22 @@ class MeApi(APIView):
         user = services.user_update(user=request.user, **data.validated_data)
         return Response(serializers.UserOutputSerializer(user).data)
 
+    @extend_schema(
+        request=serializers.EraseInputSerializer,
+        responses={204: None},
+        tags=["auth"],
+        summary="Erase my account (GDPR Art. 17)",
+        description=(
+            "Pseudonymises the account for good, after the password: projects you are alone in are deleted, the "
+            "others pass to a remaining member; every session ends. 403 and nothing changes for a wrong password."
+        ),
+    )
+    def delete(self, request):
+        data = serializers.EraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        erasure.user_erase_self(user=request.user, password=data.validated_data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class PasswordChangeApi(APIView):
     throttle_classes = [UserThrottle, AuthThrottle]
@@ -102,3 +127,47 @@ class PasswordChangeApi(APIView):
         data.is_valid(raise_exception=True)
         services.user_password_change(user=request.user, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExportApi(APIView):
+    throttle_classes = [UserThrottle]
+    resource = "dataexport"  # the audit event's resource_type (the id comes from the response)
+
+    @extend_schema(
+        request=None,
+        responses={202: serializers.DataExportOutputSerializer},
+        tags=["auth"],
+        summary="Request a copy of my data (GDPR Art. 15/20)",
+        description="Builds one JSON document in the background; poll the export, then download it (7 days).",
+    )
+    def post(self, request):
+        data_export = export.data_export_request(user=request.user)
+        body = serializers.DataExportOutputSerializer(data_export, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    throttle_classes = [UserThrottle]
+    resource = "dataexport"  # the model name, as resource_of gives it for serializer-backed views
+
+    @extend_schema(responses={200: serializers.DataExportOutputSerializer}, tags=["auth"])
+    def get(self, request, pk):
+        data_export = selectors.data_export_get(user=request.user, export_id=pk)
+        return Response(serializers.DataExportOutputSerializer(data_export, context={"request": request}).data)
+
+
+class ExportDownloadApi(APIView):
+    throttle_classes = [UserThrottle]
+    resource = "dataexport"
+    error_statuses = {"get": {409, 410}}
+    enveloped = False  # the document itself, in every version
+
+    @extend_schema(
+        responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The export document.")},
+        tags=["auth"],
+    )
+    def get(self, request, pk):
+        data_export = selectors.data_export_get(user=request.user, export_id=pk)
+        document = export.data_export_open(export=data_export)
+        filename = f"aiassistant-export-{data_export.created_at:%Y-%m-%d}.json"
+        return FileResponse(document, as_attachment=True, filename=filename, content_type="application/json")

@@ -167,6 +167,21 @@ else:
         "OPTIONS": {"location": BACKUP_LOCAL_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
     }
 
+# Personal-data exports (accounts.gdpr, docs/compliance.md), kept RETENTION_DAYS["exports"] days: a private local
+# folder by default; with BACKUP_STORAGE=s3 the backup bucket under the prefix exports/ (same credentials and
+# encryption), so that an S3 deployment needs no second bucket.
+EXPORTS_LOCAL_DIR = env.str("EXPORTS_LOCAL_DIR", default="") or str(BASE_DIR / "var" / "exports")
+if BACKUP_STORAGE == "s3":
+    STORAGES["exports"] = {
+        "BACKEND": STORAGES["backups"]["BACKEND"],
+        "OPTIONS": {**STORAGES["backups"]["OPTIONS"], "location": "exports"},
+    }
+else:
+    STORAGES["exports"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": EXPORTS_LOCAL_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
+    }
+
 # Celery beat reads its schedule from the database (django-celery-beat), editable in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
@@ -241,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
         "StepStatusEnum": "workflows.models.StepStatus",
+        "DataExportStatusEnum": "accounts.models.ExportStatus",
     },
     # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN's @latest: pinned code, pages
     # that work offline and under a strict CSP.

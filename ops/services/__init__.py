@@ -10,7 +10,7 @@ failure even when the work fails, so each database write here commits on its own
 
 from ops.services.backup import backup_create, backup_key
 from ops.services.prune import backup_prune
-from ops.services.restore import RestoreResult, backup_restore
+from ops.services.restore import RestoreResult, backup_reapply, backup_restore
 from ops.services.shared import (
     BackupRef,
     FetchedDump,
@@ -29,6 +29,7 @@ __all__ = [
     "backup_key",
     "backup_latest_key_in_storage",
     "backup_prune",
+    "backup_reapply",
     "backup_resolve",
     "backup_restore",
     "backup_verify",

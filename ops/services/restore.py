@@ -1,5 +1,6 @@
-"""Restoring a backup into the app's database (or another one on the same server), and putting the backup
-catalogue back afterwards so that it still describes backup storage.
+"""Restoring a backup into the app's database (or another one on the same server), putting the backup
+catalogue back afterwards so that it still describes backup storage, and re-applying what was recorded outside the
+database since the backup was taken (ops.restore_hooks: the erasure ledger).
 """
 
 import logging
@@ -8,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from ops import restore_hooks
 from ops.engines import BackupError, engine_for
 from ops.models import BackupKind, BackupRecord, BackupStatus
 from ops.services.backup import backup_create
@@ -39,6 +42,8 @@ class RestoreResult:
     phases: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     pending_migrations: list[str] = field(default_factory=list)
+    # {hook name: records re-applied}, e.g. {"erasures": 2}: erasures recorded after the backup, done again.
+    reapplied: dict[str, int] = field(default_factory=dict)
 
 
 def _catalogue_snapshot() -> list[dict]:
@@ -80,14 +85,67 @@ def _catalogue_put_back(rows: list[dict], *, restored: BackupRef) -> None:
             )
 
 
+def _backup_started(manifest: dict) -> datetime:
+    return datetime.fromisoformat(manifest["started_at"])
+
+
+def _refuse_side_copy_with_pending(backup: BackupRef, target: str) -> None:
+    """A restore into another database cannot have the hooks re-apply their records there (they work on the app
+    database), so it is refused when there is anything to re-apply: it would bring an erased person back."""
+    since = _backup_started(backup.manifest)
+    for hook in restore_hooks.hooks():
+        pending = hook.pending(since=since)
+        if pending:
+            raise BackupError(
+                f"{pending} {hook.name} recorded after this backup cannot be re-applied to {target}: restore into "
+                "the application database instead"
+            )
+
+
+def _unapplied_migrations(using: str) -> int:
+    """Migrations of this code that the database has not applied (after a restore: those the backup predates)."""
+    executor = MigrationExecutor(connections[using])
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _reapply(backup: BackupRef, *, using: str) -> dict[str, int]:
+    """Run every hook on the restored database; a failure fails the restore (nothing is swallowed)."""
+    since = _backup_started(backup.manifest)
+    pending_migrations = _unapplied_migrations(using)
+    command = f"`manage.py restore_reapply {backup.key}`"
+    if pending_migrations:
+        # The hooks use this code's models, which the restored schema predates until `migrate` has run.
+        waiting = {hook.name: hook.pending(since=since) for hook in restore_hooks.hooks()}
+        waiting = {name: count for name, count in waiting.items() if count}
+        if waiting:
+            names = ", ".join(f"{count} {name}" for name, count in waiting.items())
+            raise BackupError(
+                f"the database was restored, but {names} recorded after the backup are not re-applied yet: its "
+                f"schema predates {pending_migrations} migration(s) of this code; run `manage.py migrate`, "
+                f"then {command}"
+            )
+        return {hook.name: 0 for hook in restore_hooks.hooks()}
+    done = {}
+    for hook in restore_hooks.hooks():
+        try:
+            done[hook.name] = hook.reapply(since=since)
+        except Exception as exc:
+            raise BackupError(
+                f"the database was restored, but re-applying the {hook.name} recorded after the backup failed "
+                f"({type(exc).__name__}: {exc}); run {command} before using the database"
+            ) from exc
+    return done
+
+
 @audited("backup.restore")
 def backup_restore(
     *, ref: str, target_database: str | None = None, safety_backup: bool = True, using: str = "default"
 ) -> RestoreResult:
     """Restore a backup into the app's database (or target_database on the same server).
 
-    Order: resolve, check sha256 (refuse on mismatch), refuse a backup from newer code, safety backup, restore in
-    one transaction, then compare every table with the manifest and report migrations still to apply.
+    Order: resolve, check sha256 (refuse on mismatch), refuse a backup from newer code (and a restore into another
+    database while records wait to be re-applied), safety backup, restore in one transaction, compare every table
+    with the manifest, re-apply what was recorded after the backup (erasures), report migrations still to apply.
     """
     backup = backup_resolve(ref=ref)
     own_db = connections[using].settings_dict["NAME"]
@@ -102,12 +160,14 @@ def backup_restore(
             f"the backup has {len(unknown)} migration(s) this code does not know (e.g. {unknown[0]}): deploy app "
             f"version {backup.manifest.get('app_version')} to restore it"
         )
+    same_db = str(target) == str(own_db)
+    if not same_db:
+        _refuse_side_copy_with_pending(backup, str(target))
     clock = time.monotonic()
     phases: dict[str, float] = {}
     fetched = _fetch_verified(backup)
     phases["fetch_and_sha256"] = time.monotonic() - clock
     try:
-        same_db = str(target) == str(own_db)
         safety = None
         mark = time.monotonic()
         if safety_backup and engine.database_exists(target):
@@ -131,8 +191,12 @@ def backup_restore(
     finally:
         fetched.cleanup()
     problems = _compare_tables(backup.manifest, actual)
+    reapplied: dict[str, int] = {}
     if catalogue is not None:
         _catalogue_put_back(catalogue, restored=backup)
+        mark = time.monotonic()
+        reapplied = _reapply(backup, using=using)
+        phases["reapply"] = time.monotonic() - mark
     logger.warning(
         "database restored",
         extra={
@@ -140,6 +204,7 @@ def backup_restore(
             "database": str(target),
             "seconds": round(seconds, 3),
             "problems": len(problems),
+            "reapplied": reapplied,
         },
     )
     return RestoreResult(
@@ -150,4 +215,13 @@ def backup_restore(
         phases=phases,
         problems=problems,
         pending_migrations=migrations_not_in_backup(backup.manifest, known),
+        reapplied=reapplied,
     )
+
+
+@audited("backup.reapply")
+def backup_reapply(*, ref: str, using: str = "default") -> dict[str, int]:
+    """Re-apply what was recorded after a restored backup (erasures), when the restore could not (its schema
+    needed `migrate` first, or a hook failed); safe to run again. Returns {hook name: records re-applied}."""
+    backup = backup_resolve(ref=ref)
+    return _reapply(backup, using=using)

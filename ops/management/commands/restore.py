@@ -9,7 +9,7 @@ from ops.services import backup_restore
 class Command(OpsCommand):
     help = (
         "Restore a backup (id, 'latest' or object key): checks its sha256, takes a safety backup, restores in one "
-        "transaction, then compares every table with the manifest."
+        "transaction, compares every table with the manifest, then re-applies the erasures recorded after the backup."
     )
 
     def add_arguments(self, parser):
@@ -37,6 +37,8 @@ class Command(OpsCommand):
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
         phases = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.phases.items())
         self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.2f} s ({phases})")
+        for name, count in result.reapplied.items():
+            self.stdout.write(f"re-applied {count} {name} recorded after the backup was taken")
         if result.pending_migrations:
             self.stdout.write(
                 f"{len(result.pending_migrations)} migration(s) of this code are newer than the backup: "

@@ -166,3 +166,88 @@ def test_restore_of_an_older_backup_says_which_migrations_to_apply(seeded, backu
     call_command("restore", "latest", "--yes", "--no-safety-backup", stdout=out)
 
     assert "1 migration(s) of this code are newer than the backup: run `manage.py migrate`" in out.getvalue()
+
+
+# -- erasures survive a restore (the ledger in backup storage, re-applied through ops.restore_hooks) -------------
+
+
+def _erase(user) -> None:
+    from accounts.gdpr import erasure
+
+    erasure.user_erase(user=User.objects.get(pk=user.pk), via=erasure.Via.COMMAND)
+
+
+def test_an_erasure_recorded_after_the_backup_is_reapplied_by_restore(seeded, backup_dir):
+    from io import StringIO
+
+    from audit.models import AuditEvent
+    from tests.support import columns_containing
+
+    person = seeded["users"][0]
+    record, _, _ = _backup(backup_dir)
+    _erase(person)
+    out = StringIO()
+
+    call_command("restore", str(record.id), "--yes", stdout=out)
+
+    account = User.objects.get(pk=person.pk)
+    assert account.erased_at is not None and not account.is_active
+    assert columns_containing(person.email) == []
+    assert "re-applied 1 erasures recorded after the backup was taken" in out.getvalue()
+    assert AuditEvent.objects.filter(action="gdpr.erasure", detail__via="restore").count() == 1
+
+
+def test_restore_result_says_how_many_erasures_it_reapplied(seeded, backup_dir):
+    from ops.services import backup_restore
+
+    record, _, _ = _backup(backup_dir)
+    _erase(seeded["users"][0])
+    _erase(seeded["users"][1])
+
+    result = backup_restore(ref=str(record.id), safety_backup=False)
+
+    assert result.reapplied == {"erasures": 2}
+
+
+def test_an_erasure_older_than_the_backup_is_not_done_twice(seeded, backup_dir):
+    from ops.services import backup_restore
+
+    _erase(seeded["users"][0])
+    record, _, _ = _backup(backup_dir)
+
+    result = backup_restore(ref=str(record.id), safety_backup=False)
+
+    assert result.reapplied == {"erasures": 0}
+
+
+def test_a_failed_reapplication_fails_the_restore_and_restore_reapply_finishes_it(seeded, backup_dir, monkeypatch):
+    from accounts.gdpr import erasure
+
+    person = seeded["users"][0]
+    record, _, _ = _backup(backup_dir)
+    _erase(person)
+    real = erasure.user_erase
+
+    def broken(**kwargs):
+        raise RuntimeError("storage hiccup")
+
+    monkeypatch.setattr(erasure, "user_erase", broken)
+    with pytest.raises(CommandError, match=rf"run `manage.py restore_reapply {record.key}` before using the database"):
+        call_command("restore", str(record.id), "--yes", "--no-safety-backup")
+    assert User.objects.get(pk=person.pk).erased_at is None
+
+    monkeypatch.setattr(erasure, "user_erase", real)
+    call_command("restore_reapply", record.key)
+
+    assert User.objects.get(pk=person.pk).erased_at is not None
+
+
+def test_restore_into_another_database_is_refused_while_erasures_wait(seeded, backup_dir):
+    record, _, _ = _backup(backup_dir)
+    _erase(seeded["users"][0])
+    target = f"{connection.settings_dict['NAME']}_restored"
+
+    with pytest.raises(CommandError, match="1 erasures recorded after this backup cannot be re-applied to"):
+        call_command("restore", str(record.id), "--yes", "--target-database", target)
+
+    assert not engine_for(connection.settings_dict).database_exists(target)
