@@ -115,7 +115,7 @@ class Vault:
         with self._lock:
             if self._client is None:
                 self.login()
-            return self._client  # type: ignore[return-value]
+            return self._client
 
     def call(self, what: str, operation: Callable[[hvac.Client], Any]) -> Any:
         """Run one Vault operation; if Vault refuses the token (expired, revoked), log in once and try again."""

@@ -13,7 +13,13 @@ class ProjectsConfig(AppConfig):
         from projects import gdpr as parts
         from projects.selectors import audit_scope
 
-        track(self.get_model("Project"), include_fields=["name", "slug", "description", "created_by"])
+        # Free-text descriptions are where people type personal data (an email, a name): the history records that
+        # one changed, not its text, so that an erasure leaves nothing of the person in the append-only history.
+        track(
+            self.get_model("Project"),
+            include_fields=["name", "slug", "description", "created_by"],
+            mask_fields=["description"],
+        )
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])
         # A project's owners and admins read its audit events.
         register_scope(audit_scope)

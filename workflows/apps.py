@@ -17,7 +17,11 @@ class WorkflowsConfig(AppConfig):
 
         # Definitions live in their immutable versions; executions keep their status transitions only (their
         # inputs and outputs are data, with a retention of their own, not audit facts).
-        track(self.get_model("Workflow"), include_fields=["project", "name", "description", "is_active", "version"])
+        track(
+            self.get_model("Workflow"),
+            include_fields=["project", "name", "description", "is_active", "version"],
+            mask_fields=["description"],  # free text: see projects/apps.py
+        )
         track(self.get_model("WorkflowVersion"), include_fields=["workflow", "version", "created_by"])
         track(self.get_model("Execution"), include_fields=["status", "cancel_requested"])
         retention.register("execution_payloads", "execution_payloads", execution_payloads_purge)

@@ -1,8 +1,6 @@
-"""Fixtures for the data subject requests: private storage folders per test, and the real Celery workers."""
+"""Fixtures for the data subject requests: private storage folders per test."""
 
 import pytest
-
-from tests.workflows.conftest import start_worker  # noqa: F401  (the export task runs on a real worker)
 
 
 def local_storage(location) -> dict:

@@ -92,12 +92,7 @@ def test_after_erasure_the_email_is_in_no_column_of_any_table(person, scene):
     assert columns_containing("Ada Lovelace") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, left to the audit trail's owner: the model history keeps the values of tracked free-text "
-    "fields (a project's name and description), and it is append-only (docs/compliance.md, 'Known limits')",
-)
-def test_an_email_typed_into_a_tracked_free_text_field_leaves_the_history(person, scene):
+def test_an_email_typed_into_a_description_leaves_no_trace_in_the_history(person, scene):
     shared = Project.objects.get(pk=scene["shared"].pk)
     shared.description = f"Ask {EMAIL} for access"
     shared.save()
