@@ -18,7 +18,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/* && rm -rf /wheels
 WORKDIR /app
 COPY --chown=app:app . /app
-RUN SECRET_KEY=build JWT_SIGNING_KEY=build AUDIT_HMAC_KEY=build DATABASE_URL=postgres://build@localhost/build \
+RUN SECRET_KEY=build JWT_SIGNING_KEY=build AUDIT_HMAC_KEY=build SECRETS_ENCRYPTION_KEY=YnVpbGQtb25seS1rZXktbm90LXVzZWQtMDEyMzQ1Njc= DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost CELERY_BROKER_URL=redis://localhost ALLOWED_HOSTS=build \
     python manage.py collectstatic --no-input \
     && mkdir -p /app/var /tmp/prometheus && chown -R app:app /app/var /tmp/prometheus

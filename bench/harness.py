@@ -1,5 +1,6 @@
 """Shared benchmark harness: a PostgreSQL database, gunicorn on it, and wrk against it (all on loopback)."""
 
+import base64
 import json
 import os
 import re
@@ -35,6 +36,7 @@ def base_env(database: str, **extra) -> dict:
         SECRET_KEY=secrets.token_urlsafe(50),
         JWT_SIGNING_KEY=secrets.token_urlsafe(50),
         AUDIT_HMAC_KEY=secrets.token_urlsafe(50),
+        SECRETS_ENCRYPTION_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         DATABASE_URL=f"{PG}/{database}",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
         CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7"),

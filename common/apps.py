@@ -15,4 +15,16 @@ class CommonConfig(AppConfig):
         if settings.PROMETHEUS_MULTIPROC_DIR:
             os.makedirs(settings.PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
         # Celery signal handlers (request id into task headers, task log context, worker metrics and tracing).
-        from common import celery_observability  # noqa: F401
+        from common import (
+            celery_observability,  # noqa: F401
+            vault,
+        )
+
+        if vault.current() is not None:
+            vault.current().ensure_renewal()  # type: ignore[union-attr]
+        if settings.VAULT_DB_ROLE:
+            from django.db.backends.signals import connection_created
+
+            from common import db_credentials
+
+            connection_created.connect(db_credentials.ensure_rotation, dispatch_uid="common.db_credentials")

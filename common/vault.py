@@ -119,6 +119,7 @@ class Vault:
 
     def call(self, what: str, operation: Callable[[hvac.Client], Any]) -> Any:
         """Run one Vault operation; if Vault refuses the token (expired, revoked), log in once and try again."""
+        self.ensure_renewal()
         try:
             return operation(self.client)
         except hvac_errors.Forbidden:

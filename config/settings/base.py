@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from config.env import BASE_DIR, env, moment, windows
+from config.secrets import NAMES as SECRET_NAMES
+from config.secrets import load as secrets_source
+from config.secrets import secret
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Secrets (config/secrets.py): from Vault's KV v2 when VAULT_ADDR is set, else the environment.
+SECRET_KEY = secret("SECRET_KEY")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 ENVIRONMENT = env.str("ENVIRONMENT", default="local")
@@ -75,7 +79,10 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL, with a SQLite file under var/ as the embedded default.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
+DATABASES = {"default": env.db_url_config(secret("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"))}
+# DATABASE_PASSWORD alone (in Vault) completes a DATABASE_URL given without it.
+if secret("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = secret("DATABASE_PASSWORD")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # runserver and the Celery worker (make run) share the SQLite file: WAL lets readers go on while one process
     # writes, IMMEDIATE transactions take the write lock up front (no "database is locked" half-way through).
@@ -91,11 +98,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
             "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
             "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Connections are replaced after this many seconds (with Vault's dynamic credentials: below the lease).
+            "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600.0),
         }
+# Dynamic PostgreSQL credentials from Vault's database secrets engine (common/db_credentials.py rotates them).
+VAULT_DB_ROLE = env.str("VAULT_DB_ROLE", default="")
+VAULT_DB_MOUNT = env.str("VAULT_DB_MOUNT", default="database")
+if VAULT_DB_ROLE:
+    from common import db_credentials
+
+    db_credentials.configure(DATABASES["default"], role=VAULT_DB_ROLE, mount=VAULT_DB_MOUNT)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set (shared by every process: throttling needs that), else in-process.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = secret("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -143,8 +159,8 @@ BACKUP_TEMP_DIR = env.str("BACKUP_TEMP_DIR", default="") or None
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
-AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
-AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_ACCESS_KEY_ID = secret("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = secret("AWS_SECRET_ACCESS_KEY") or None
 if BACKUP_STORAGE == "s3":
     STORAGES["backups"] = {
         "BACKEND": "ops.s3.BackupS3Storage",
@@ -238,7 +254,7 @@ SIMPLE_JWT: dict[str, Any] = {
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
     # Its own key, so that rotating SECRET_KEY (sessions, CSRF) and JWT are independent.
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "SIGNING_KEY": secret("JWT_SIGNING_KEY") or SECRET_KEY,
     "AUDIENCE": env.str("JWT_AUDIENCE", default="aiassistant-api"),
     "ISSUER": env.str("JWT_ISSUER", default="aiassistant-api"),
     "USER_ID_FIELD": "id",
@@ -282,12 +298,12 @@ WORKFLOW_HTTP_ALLOWED_HOSTS = [host.lower() for host in env.list("WORKFLOW_HTTP_
 WORKFLOW_HTTP_MAX_RESPONSE_BYTES = env.int("WORKFLOW_HTTP_MAX_RESPONSE_BYTES", default=1024 * 1024)
 # llm steps: an OpenAI-compatible Chat Completions endpoint chosen by the operator (not SSRF-guarded).
 LLM_API_BASE_URL = env.str("LLM_API_BASE_URL", default="https://api.openai.com/v1")
-LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_API_KEY = secret("LLM_API_KEY")
 LLM_DEFAULT_MODEL = env.str("LLM_DEFAULT_MODEL", default="gpt-4o-mini")
 
 # Celery (config/celery.py reads every CELERY_* setting). The embedded default needs no server: the
 # filesystem transport under var/celery/ (make run starts the worker). Production: Redis or RabbitMQ.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = secret("CELERY_BROKER_URL", "filesystem://")
 CELERY_FILESYSTEM_DIR = BASE_DIR / "var" / "celery"
 
 
@@ -338,12 +354,26 @@ CELERY_BEAT_SCHEDULE = {
     "retention-run": {"task": "audit.retention", "schedule": 24 * 3600},
 }
 
+# --- Vault (config/secrets.py, common/vault.py, docs/operations.md#vault) ----------------------------------------
+VAULT_ADDR = env.str("VAULT_ADDR", default="")
+# Project secrets are encrypted by Vault's transit engine with this key when set, else with Fernet under
+# SECRETS_ENCRYPTION_KEY (a comma-separated list: the first encrypts, all decrypt, so a new key can be added).
+VAULT_TRANSIT_KEY = env.str("VAULT_TRANSIT_KEY", default="")
+VAULT_TRANSIT_MOUNT = env.str("VAULT_TRANSIT_MOUNT", default="transit")
+SECRETS_ENCRYPTION_KEY = secret("SECRETS_ENCRYPTION_KEY")
+# Where each secret setting came from ("vault" or "env"; a local default shows as "default"), for vault_check;
+# the secrets that must exist (production lists them).
+SECRET_NAMES = list(SECRET_NAMES)
+SECRET_ORIGINS = dict(secrets_source().origins)
+VAULT_SECRETS_LOCATION = secrets_source().location
+REQUIRED_SECRETS: list[str] = []
+
 # --- Audit trail (audit app, docs/compliance.md) -----------------------------------------------------------------
 # AUDIT_ENABLED=0 exists for the benchmark's "off" side only: no history, no events.
 AUDIT_ENABLED = env.bool("AUDIT_ENABLED", default=True)
 # Keys the seals' HMAC and the hashes of personal values in the chain; never in the database (required in
 # production; the local and test settings have their own).
-AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+AUDIT_HMAC_KEY = secret("AUDIT_HMAC_KEY")
 # A row still without a sequence this long after the newest seal was taken is reported by audit_verify as inserted.
 AUDIT_SEAL_GRACE_SECONDS = env.int("AUDIT_SEAL_GRACE_SECONDS", default=600)
 AUDITLOG_LOGENTRY_MODEL = "audit.ModelHistory"
@@ -407,7 +437,7 @@ LOGGING: dict[str, Any] = {
     },
 }
 # /metrics: `Authorization: Bearer <METRICS_TOKEN>`, or a client address (common.http.client_ip) in these CIDRs.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_TOKEN = secret("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Celery workers serve their metrics on this port (0: off); PROMETHEUS_MULTIPROC_DIR comes from the environment.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)

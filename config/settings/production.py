@@ -10,6 +10,11 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="production")
 SECRET_KEY = require("SECRET_KEY")
 SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")
 AUDIT_HMAC_KEY = require("AUDIT_HMAC_KEY")
+REQUIRED_SECRETS = ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"]
+# Project secrets are encrypted by Vault's transit engine, or else with this Fernet key.
+if not env.str("VAULT_TRANSIT_KEY", default=""):
+    require("SECRETS_ENCRYPTION_KEY")
+    REQUIRED_SECRETS.append("SECRETS_ENCRYPTION_KEY")
 require("DATABASE_URL")
 # (the engine may already be django-prometheus' counting subclass of Django's PostgreSQL engine)
 if not DATABASES["default"]["ENGINE"].endswith(".postgresql"):

@@ -28,6 +28,7 @@ def production_env(**overrides) -> dict:
         SECRET_KEY="gunicorn-test-secret-key-0123456789abcdef0123456789",
         JWT_SIGNING_KEY="gunicorn-test-jwt-key-0123456789abcdef0123456789",
         AUDIT_HMAC_KEY="gunicorn-test-audit-key-0123456789abcdef0123456789",
+        SECRETS_ENCRYPTION_KEY="Z3VuaWNvcm4tdGVzdC1zZWNyZXRzLWtleS0wMTIzNDU=",
         DATABASE_URL=database_url(),
         REDIS_URL=settings.CACHES["default"]["LOCATION"],
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,

@@ -16,6 +16,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
     "AUDIT_HMAC_KEY": secrets.token_urlsafe(50),
+    "SECRETS_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/aiassistant",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "api.example.com",

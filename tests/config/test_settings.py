@@ -13,6 +13,7 @@ COMPLETE = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
     "AUDIT_HMAC_KEY": secrets.token_urlsafe(50),
+    "SECRETS_ENCRYPTION_KEY": "cHJvZHVjdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/aiassistant",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
@@ -31,7 +32,8 @@ def check(env_overrides, *args):
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "ALLOWED_HOSTS"]
+    "missing",
+    ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "SECRETS_ENCRYPTION_KEY", "DATABASE_URL", "ALLOWED_HOSTS"],
 )
 def test_production_refuses_to_start_without(missing):
     result = check({k: v for k, v in COMPLETE.items() if k != missing})
