@@ -79,7 +79,8 @@ def load() -> Source:
     if not config.addr:
         return source
     mount = env.str("VAULT_KV_MOUNT", default="secret")
-    path = env.str("VAULT_SECRETS_PATH", default="") or f"aiassistant/{env.str('ENVIRONMENT', default='local')}"
+    environment = env.str("ENVIRONMENT", default="production" if _production() else "local")
+    path = env.str("VAULT_SECRETS_PATH", default="") or f"aiassistant/{environment}"
     source.location = f"{mount}/{path}"
     try:
         vault = for_process(config)

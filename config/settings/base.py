@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.env import BASE_DIR, env, moment, windows
-from config.secrets import NAMES as SECRET_NAMES
+from config.secrets import NAMES
 from config.secrets import load as secrets_source
 from config.secrets import secret
 
@@ -363,10 +363,14 @@ VAULT_TRANSIT_MOUNT = env.str("VAULT_TRANSIT_MOUNT", default="transit")
 SECRETS_ENCRYPTION_KEY = secret("SECRETS_ENCRYPTION_KEY")
 # Where each secret setting came from ("vault" or "env"; a local default shows as "default"), for vault_check;
 # the secrets that must exist (production lists them).
-SECRET_NAMES = list(SECRET_NAMES)
+SECRET_NAMES = list(NAMES)
 SECRET_ORIGINS = dict(secrets_source().origins)
 VAULT_SECRETS_LOCATION = secrets_source().location
-REQUIRED_SECRETS: list[str] = []
+# The secrets production refuses to start without (project secrets need SECRETS_ENCRYPTION_KEY unless Vault's
+# transit engine encrypts them); vault_check reports against this list under any settings.
+REQUIRED_SECRETS = ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"]
+if not VAULT_TRANSIT_KEY:
+    REQUIRED_SECRETS.append("SECRETS_ENCRYPTION_KEY")
 
 # --- Audit trail (audit app, docs/compliance.md) -----------------------------------------------------------------
 # AUDIT_ENABLED=0 exists for the benchmark's "off" side only: no history, no events.

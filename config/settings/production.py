@@ -3,25 +3,18 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, DATABASES, SIMPLE_JWT, STORAGES
+from .base import CELERY_BROKER_URL, DATABASES, REQUIRED_SECRETS, SIMPLE_JWT, STORAGES
 
 DEBUG = False
 ENVIRONMENT = env.str("ENVIRONMENT", default="production")
-SECRET_KEY = require("SECRET_KEY")
-SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")
-AUDIT_HMAC_KEY = require("AUDIT_HMAC_KEY")
-REQUIRED_SECRETS = ["SECRET_KEY", "JWT_SIGNING_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"]
-# Project secrets are encrypted by Vault's transit engine, or else with this Fernet key.
-if not env.str("VAULT_TRANSIT_KEY", default=""):
-    require("SECRETS_ENCRYPTION_KEY")
-    REQUIRED_SECRETS.append("SECRETS_ENCRYPTION_KEY")
-require("DATABASE_URL")
+# Each secret production needs, from Vault or the environment: one line naming the first one missing.
+for _name in REQUIRED_SECRETS:
+    require(_name)
+SIMPLE_JWT["SIGNING_KEY"] = require("JWT_SIGNING_KEY")  # not SECRET_KEY: JWT has its own key
 # (the engine may already be django-prometheus' counting subclass of Django's PostgreSQL engine)
 if not DATABASES["default"]["ENGINE"].endswith(".postgresql"):
     raise SystemExit("configuration error: DATABASE_URL must point to PostgreSQL in production")
-require("REDIS_URL")
 # Executions need a broker that survives restarts and redelivers unacknowledged tasks.
-require("CELERY_BROKER_URL")
 if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://", "amqp://", "amqps://")):
     raise SystemExit("configuration error: CELERY_BROKER_URL must point to Redis or RabbitMQ in production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
