@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from config.env import BASE_DIR, env, moment, windows
-from config.secrets import NAMES
+from config.secrets import NAMES, secret
 from config.secrets import load as secrets_source
-from config.secrets import secret
 
 # Secrets (config/secrets.py): from Vault's KV v2 when VAULT_ADDR is set, else the environment.
 SECRET_KEY = secret("SECRET_KEY")
