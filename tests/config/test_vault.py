@@ -206,3 +206,23 @@ def test_dynamic_database_credentials_rotate_under_load_and_no_request_fails(sta
     assert not failures
     assert codes and set(codes) == {200}, {code for code in codes if code != 200}
     assert roles >= 6  # 2 workers x (the first credentials + at least 2 rotations)
+
+
+def test_kubernetes_login_reads_the_service_account_token_file(tmp_path):
+    with VaultStandIn() as standin:
+        token_file = tmp_path / "token"
+        token_file.write_text("service-account-jwt\n")
+        standin.k8s_roles["aiassistant"] = "service-account-jwt"
+        standin.put_kv("secret", "aiassistant/production", {"SECRET_KEY": "k8s-secret-0123456789"})
+        client = Vault(VaultConfig(addr=standin.url, auth_method="kubernetes", k8s_role="aiassistant",
+                                   k8s_token_path=str(token_file)))  # fmt: skip
+        assert client.read_kv(mount="secret", path="aiassistant/production") == {"SECRET_KEY": "k8s-secret-0123456789"}
+        assert standin.logins == 1
+
+
+def test_token_auth_uses_the_given_token_and_never_logs_in():
+    with VaultStandIn() as standin:
+        standin.put_kv("secret", "p", {"A": "b"})
+        client = Vault(VaultConfig(addr=standin.url, auth_method="token", token=standin.issue_token()))
+        assert client.read_kv(mount="secret", path="p") == {"A": "b"}
+        assert standin.logins == 0
