@@ -135,7 +135,7 @@ def validate_objects(objects: list[Any], source: str, crds: dict[tuple[str, str]
 def kubectl() -> str:
     path = os.environ.get("KUBECTL") or shutil.which("kubectl")
     if not path:
-        raise SystemExit("kubectl is not installed: it renders the overlays (`kubectl kustomize`, v1.14 or newer)")
+        raise SystemExit("kubectl is not installed: it renders the overlays (kubectl 1.27 or newer, kustomize v5)")
     return path
 
 
