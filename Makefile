@@ -61,6 +61,9 @@ lint: $(VENV)/.dev-installed
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy $(MYPY_PATHS)
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check
+	@# Kubernetes manifests, offline: the PrometheusRules match the rule files, every overlay renders and validates.
+	$(PY) deploy/k8s/generate_prometheusrule.py --check
+	$(PY) deploy/k8s/validate.py
 
 test: system-deps services lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest --cov --cov-report=term --cov-report=xml --create-db $(PYTEST_ARGS)
