@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # postgresql-client: pg_dump / pg_restore for the backup commands.
 RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system app && useradd --system --gid app --home /app --shell /usr/sbin/nologin app
+    && groupadd --system --gid 999 app && useradd --system --uid 999 --gid app --home /app --shell /usr/sbin/nologin app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/* && rm -rf /wheels
 WORKDIR /app
