@@ -65,3 +65,8 @@ def project_secret_get(*, project: Project, name: str) -> ProjectSecret:
         return project_secret_list(project=project).get(name=name)
     except ProjectSecret.DoesNotExist as exc:
         raise NotFound(f"This project has no secret named {name!r}.") from exc
+
+
+def project_secret_names(*, project: Project, names) -> set[str]:
+    """Which of `names` the project has secrets for (what a workflow's save checks)."""
+    return set(ProjectSecret.objects.filter(project=project, name__in=list(names)).values_list("name", flat=True))
