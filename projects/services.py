@@ -221,3 +221,34 @@ def project_secrets_use(*, project: Project, names, execution_id, step_id: str) 
         for secret in secrets:
             _secret_event(SECRET_USED, secret, execution_id=str(execution_id), step_id=step_id)
     return values
+
+
+SECRETS_REWRAPPED = "secret.rewrapped"
+
+
+def project_secrets_rewrap() -> dict[str, int]:
+    """Re-encrypt every project secret under the newest key of the current backend (after adding a Fernet key or
+    rotating the transit key; also moves Fernet values to transit once VAULT_TRANSIT_KEY is set).
+
+    Each row is written only if its ciphertext is still the one read (a value replaced meanwhile is already under
+    the newest key). Returns {"rewrapped", "skipped"}; raises EncryptionError (one line) and stops at the first
+    value that cannot be rewrapped, leaving the rest as they were (run it again once the cause is fixed).
+    """
+    counts = {"rewrapped": 0, "skipped": 0}
+    completed = False
+    try:
+        for pk, ciphertext in ProjectSecret.objects.order_by("pk").values_list("pk", "ciphertext").iterator():
+            new = encryption.rewrap(ciphertext)
+            if ProjectSecret.objects.filter(pk=pk, ciphertext=ciphertext).update(ciphertext=new):
+                counts["rewrapped"] += 1
+            else:
+                counts["skipped"] += 1
+        completed = True
+    finally:
+        audit.record(
+            Category.SECRET,
+            SECRETS_REWRAPPED,
+            resource_type="projectsecret",
+            detail={"backend": encryption.backend(), "completed": completed, **counts},
+        )
+    return counts
