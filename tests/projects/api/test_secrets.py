@@ -186,8 +186,7 @@ def test_create_replace_delete_are_audit_events_with_name_and_actor_never_the_va
 
     events = AuditEvent.objects.filter(category="secret").order_by("created_at")
     assert [(e.action, e.detail["name"], e.actor_id) for e in events] == [
-        (action, "API_TOKEN", users["editor"].pk)
-        for action in ("secret.created", "secret.replaced", "secret.deleted")
+        (action, "API_TOKEN", users["editor"].pk) for action in ("secret.created", "secret.replaced", "secret.deleted")
     ]
     assert all(e.project_id == project.pk for e in events)
     stored = repr(list(AuditEvent.objects.values())) + repr(list(ModelHistory.objects.values()))
