@@ -247,6 +247,12 @@ def for_logs() -> Redactor:
     return _cached((*configured_secrets(), *scope_secrets(), *_recent_secrets()), KeyRule.CREDENTIAL_WORDS, True)
 
 
+def for_traces() -> Redactor:
+    """Span attributes: the known secret values only (the run-time ones of this process too); no key or pattern
+    rules, which would rewrite SQL statements and URLs that hold no secret."""
+    return _cached((*configured_secrets(), *scope_secrets(), *_recent_secrets()), KeyRule.NONE, False)
+
+
 def for_storage(extra_secrets: Iterable[str] = ()) -> Redactor:
     """The narrow redactor of what executions store: secret values (the unit of work's run-time ones included) and
     credential headers only."""

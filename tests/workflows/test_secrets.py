@@ -4,9 +4,11 @@ it, redacted from everything the run stores and logs; literal credentials refuse
 import logging
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from audit.models import AuditEvent
 from common import redaction
+from common.tracing import setup_tracing, shutdown_tracing
 from projects.models import ProjectSecret, Role
 from tests.factories import ProjectSecretFactory, UserFactory, WorkflowFactory
 from tests.support import columns_containing
@@ -279,3 +281,25 @@ def test_the_actor_of_a_use_is_who_triggered_the_execution(echo):
     execution = Execution.objects.create(workflow=workflow, workflow_version=version, input={}, triggered_by=user)
     runner.execution_run(execution_id=execution.pk)
     assert AuditEvent.objects.get(action="secret.used").actor_id == user.pk
+
+
+@pytest.fixture
+def spans():
+    """Tracing on, spans kept in memory (as tests/common/test_tracing.py does)."""
+    exporter = InMemorySpanExporter()
+    assert setup_tracing(exporter=exporter, simple=True)
+    try:
+        yield exporter
+    finally:
+        shutdown_tracing()
+
+
+def test_a_secret_in_a_url_is_redacted_from_the_traces(echo, spans):
+    definition = http_definition(echo.url("/echo") + "?api_key={{ secrets.API_TOKEN }}")
+    execution = run(definition, API_TOKEN=TOKEN)
+    assert execution.status == "completed", execution.error
+    assert echo.received[0].path.endswith(f"api_key={TOKEN}")
+    exported = spans.get_finished_spans()
+    urls = [str(v) for span in exported for k, v in (span.attributes or {}).items() if "url" in k]
+    assert any("[redacted]" in url for url in urls), urls
+    assert all(TOKEN not in repr(dict(span.attributes or {})) + span.name for span in exported)
