@@ -11,6 +11,10 @@ llm step types. One marker, one list of credential names; the uses differ only i
   rewritten. On for logs; off for stored outputs, whose text is the user's data (an http step may fetch a page
   that documents `Authorization: Bearer ...`), and where the known secret values are replaced instead.
 
+Secret values come from settings, from Vault at start (`learn`), and at run time from the project secrets an
+execution decrypts (`scope` and `learn_for_scope`): stored outputs hide the execution's own, logs and traces also
+the last ones this process decrypted (`for_traces`: values only, for span attributes).
+
 Structures of any depth are handled without recursion.
 """
 
