@@ -16,6 +16,7 @@ import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import checks
 
 from common import vault
 
@@ -106,3 +107,16 @@ def rewrap(ciphertext: str) -> str:
         raise EncryptionError(
             "a value does not decrypt with any key of SECRETS_ENCRYPTION_KEY (a key was removed too early?)"
         ) from None
+
+
+@checks.register(checks.Tags.security)
+def check_encryption_key(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """`manage.py check`: a malformed SECRETS_ENCRYPTION_KEY is an error before the first secret is written (its
+    absence is production's REQUIRED_SECRETS check)."""
+    if settings.VAULT_TRANSIT_KEY or not settings.SECRETS_ENCRYPTION_KEY:
+        return []
+    try:
+        _fernet(settings.SECRETS_ENCRYPTION_KEY)
+    except EncryptionError as exc:
+        return [checks.Error(str(exc), id="common.E010")]
+    return []

@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
-from projects.models import Membership, Project, ProjectSecret, Role
+from projects.models import SECRET_NAME, Membership, Project, ProjectSecret, Role
 
 
 def hidden(model, object_id) -> None:
@@ -64,7 +64,8 @@ def project_secret_get(*, project: Project, name: str) -> ProjectSecret:
     try:
         return project_secret_list(project=project).get(name=name)
     except ProjectSecret.DoesNotExist as exc:
-        raise NotFound(f"This project has no secret named {name!r}.") from exc
+        # The name is echoed only when it is one (it comes from the URL).
+        raise NotFound(f"This project has no secret named {name!r}." if SECRET_NAME.match(name) else None) from exc
 
 
 def project_secret_names(*, project: Project, names) -> set[str]:

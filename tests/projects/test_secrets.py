@@ -152,3 +152,11 @@ def test_a_rewrap_does_not_overwrite_a_value_replaced_meanwhile(fernet_key):
         encryption_rewrap.undo()
     assert counts == {"rewrapped": 0, "skipped": 1}
     assert readable() == {"API_TOKEN": "new-value-456"}
+
+
+def test_manage_py_check_reports_a_malformed_key_without_showing_it(settings):
+    settings.SECRETS_ENCRYPTION_KEY = "definitely-not-a-fernet-key"
+    settings.VAULT_TRANSIT_KEY = ""
+    (error,) = encryption.check_encryption_key()
+    assert error.id == "common.E010"
+    assert "key 1 of 1 is not a Fernet key" in error.msg and "definitely" not in error.msg
