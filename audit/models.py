@@ -16,6 +16,7 @@ class Category(models.TextChoices):
     GDPR = "gdpr", "Data subject request"
     RETENTION = "retention", "Retention"
     AUDIT = "audit", "Audit trail (seal, verify)"
+    SECRET = "secret", "Project secret (create, replace, delete, use)"
 
 
 # Personal fields: they enter the hash chain as keyed hashes, so that retention and erasure may clear the raw

@@ -17,6 +17,7 @@ class CommonConfig(AppConfig):
         # Celery signal handlers (request id into task headers, task log context, worker metrics and tracing).
         from common import (
             celery_observability,  # noqa: F401
+            encryption,  # noqa: F401  (its system check of SECRETS_ENCRYPTION_KEY)
             vault,
         )
 

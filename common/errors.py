@@ -92,3 +92,11 @@ class Unprocessable(ApplicationError):
     status = 422
     code = "unprocessable"
     default_message = "The request could not be processed."
+
+
+class Unavailable(ApplicationError):
+    """A service the operation depends on cannot be used now (Vault's transit engine, for project secrets)."""
+
+    status = 503
+    code = "unavailable"
+    default_message = "A service this operation depends on is unavailable; try again later."

@@ -11,12 +11,20 @@ llm step types. One marker, one list of credential names; the uses differ only i
   rewritten. On for logs; off for stored outputs, whose text is the user's data (an http step may fetch a page
   that documents `Authorization: Bearer ...`), and where the known secret values are replaced instead.
 
+Secret values come from settings, from Vault at start (`learn`), and at run time from the project secrets an
+execution decrypts (`scope` and `learn_for_scope`): stored outputs hide the execution's own, logs and traces also
+the last ones this process decrypted (`for_traces`: values only, for span attributes).
+
 Structures of any depth are handled without recursion.
 """
 
+import collections
+import contextlib
+import contextvars
 import enum
 import functools
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -183,16 +191,73 @@ def configured_secrets() -> tuple[str, ...]:
     return _configured
 
 
+# --- secrets learned at run time (project secrets decrypted for an execution) ---------------------------------------
+
+# The values decrypted for the unit of work in progress (an execution): a mutable set shared by every thread that
+# copies this context (the runner's step threads), so a value learned by the runner is redacted in their output too.
+_scope: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("redaction_scope", default=None)
+# Logs and traces are the operators', not a project's: they also hide the values this process decrypted lately,
+# whatever the context (a span exported later by a background thread, a log line of a library's own thread).
+_RECENT_MAX = 1000
+_recent: collections.OrderedDict[str, None] = collections.OrderedDict()
+_recent_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def scope():
+    """A unit of work whose learned secrets (`learn_for_scope`) are redacted from what it stores and logs."""
+    token = _scope.set(set())
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def learn_for_scope(values: Iterable[str]) -> None:
+    """Values (project secrets) to redact from this unit of work's stored outputs and from every log and trace.
+
+    Stored outputs use only the unit's own values: another project's output never changes because of them.
+    """
+    found = [value for value in values if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH]
+    learned = _scope.get()
+    if learned is not None:
+        learned.update(found)
+    with _recent_lock:
+        for value in found:
+            _recent[value] = None
+            _recent.move_to_end(value)
+        while len(_recent) > _RECENT_MAX:
+            _recent.popitem(last=False)
+
+
+def scope_secrets() -> tuple[str, ...]:
+    learned = _scope.get()
+    return tuple(sorted(learned)) if learned else ()
+
+
+def _recent_secrets() -> tuple[str, ...]:
+    with _recent_lock:
+        return tuple(_recent)
+
+
 @functools.lru_cache(maxsize=32)
 def _cached(secrets: tuple[str, ...], keys: KeyRule, patterns: bool) -> Redactor:
     return Redactor(secrets, keys=keys, patterns=patterns)
 
 
 def for_logs() -> Redactor:
-    """The broad redactor of log lines: configured secrets, every credential key, credential-looking text."""
-    return _cached(configured_secrets(), KeyRule.CREDENTIAL_WORDS, True)
+    """The broad redactor of log lines and traces: configured secrets, the run-time secrets of this unit of work
+    and this process, every credential key, credential-looking text."""
+    return _cached((*configured_secrets(), *scope_secrets(), *_recent_secrets()), KeyRule.CREDENTIAL_WORDS, True)
+
+
+def for_traces() -> Redactor:
+    """Span attributes: the known secret values only (the run-time ones of this process too); no key or pattern
+    rules, which would rewrite SQL statements and URLs that hold no secret."""
+    return _cached((*configured_secrets(), *scope_secrets(), *_recent_secrets()), KeyRule.NONE, False)
 
 
 def for_storage(extra_secrets: Iterable[str] = ()) -> Redactor:
-    """The narrow redactor of what executions store: secret values and credential headers only."""
-    return _cached((*configured_secrets(), *extra_secrets), KeyRule.CREDENTIAL_HEADERS, False)
+    """The narrow redactor of what executions store: secret values (the unit of work's run-time ones included) and
+    credential headers only."""
+    return _cached((*configured_secrets(), *scope_secrets(), *extra_secrets), KeyRule.CREDENTIAL_HEADERS, False)

@@ -56,11 +56,78 @@ def setup_tracing(*, exporter=None, simple: bool = False) -> bool:
             endpoint = settings.OTEL_EXPORTER_OTLP_ENDPOINT.rstrip("/")
             exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
             _otlp_installed = True
+        exporter = RedactingExporter(exporter)
         _provider.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
         if not _instrumentors:
             _instrument()
     logger.info("Tracing enabled (service %s)", settings.OTEL_SERVICE_NAME)
     return True
+
+
+class RedactingExporter:
+    """Hands spans to the real exporter with known secret values (settings, Vault, the project secrets this
+    process decrypted) replaced in their attributes and events: an http step's URL may carry one."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def export(self, spans):
+        from common import redaction
+
+        redactor = redaction.for_traces()
+        return self.inner.export([_redacted(span, redactor) for span in spans])
+
+    def shutdown(self):
+        return self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    def __getattr__(self, name):  # what tests read from an in-memory exporter (get_finished_spans, clear)
+        return getattr(self.inner, name)
+
+
+def _redact_attributes(attributes, redactor):
+    if not attributes:
+        return attributes, False
+    clean = {}
+    for key, value in attributes.items():
+        if isinstance(value, str):
+            clean[key] = redactor.text(value)
+        elif isinstance(value, list | tuple) and any(isinstance(item, str) for item in value):
+            clean[key] = tuple(redactor.text(item) if isinstance(item, str) else item for item in value)
+        else:
+            clean[key] = value
+    return clean, clean != dict(attributes)
+
+
+def _redacted(span, redactor):
+    if not redactor.secrets:
+        return span
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+
+    attributes, changed = _redact_attributes(span.attributes, redactor)
+    events = []
+    for event in span.events:
+        event_attributes, event_changed = _redact_attributes(event.attributes, redactor)
+        changed = changed or event_changed
+        events.append(Event(event.name, event_attributes, event.timestamp) if event_changed else event)
+    if not changed:
+        return span
+    return ReadableSpan(
+        name=redactor.text(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def _instrument() -> None:

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from projects.models import Membership, Project
+from projects import services
+from projects.models import Membership, Project, ProjectSecret
+from projects.permissions import OPERATOR
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,3 +36,33 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "project", "invited_by")
     autocomplete_fields = ["user", "project"]
     readonly_fields = ("id", "created_at", "updated_at")
+
+
+@admin.register(ProjectSecret)
+class ProjectSecretAdmin(admin.ModelAdmin):
+    """Names and metadata only: no field shows the value or its ciphertext, and values are set through the API
+    (an admin form would put the value in a page and its history)."""
+
+    list_display = ("name", "project", "created_by", "updated_at", "last_used_at")
+    list_filter = ("created_at", "last_used_at")
+    search_fields = ("name", "project__name", "project__slug")
+    list_select_related = ("project", "created_by")
+    fields = ("id", "project", "name", "description", "created_by", "created_at", "updated_at", "last_used_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("ciphertext")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing only (staff with the view permission); deleting stays available to who may delete.
+        return False
+
+    def delete_model(self, request, obj):
+        services.project_secret_delete(secret=obj, role=OPERATOR, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for secret in queryset:
+            services.project_secret_delete(secret=secret, role=OPERATOR, actor=request.user)

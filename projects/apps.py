@@ -21,8 +21,17 @@ class ProjectsConfig(AppConfig):
             mask_fields=["description"],
         )
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])
+        # A secret's history is its metadata: the ciphertext is never in it (nor, of course, the value). Replacing
+        # and using a secret change no tracked field: they are audit events (projects.services), like creation and
+        # deletion.
+        track(
+            self.get_model("ProjectSecret"),
+            include_fields=["project", "name", "description", "created_by"],
+            mask_fields=["description"],
+        )
         # A project's owners and admins read its audit events.
         register_scope(audit_scope)
         # A person's export and erasure (accounts.gdpr cannot import this app).
         gdpr.register("memberships", export=parts.memberships_export)
         gdpr.register("projects", export=parts.projects_export, erase=parts.projects_erase)
+        gdpr.register("project_secrets", export=parts.project_secrets_export)

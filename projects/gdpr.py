@@ -11,7 +11,7 @@ from django.db.models import Case, IntegerField, Value, When
 from accounts.models import User
 from audit import recording as audit
 from audit.models import Category
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, ProjectSecret, Role
 
 OWNERSHIP_TRANSFERRED = "gdpr.ownership_transferred"
 PROJECT_DELETED = "gdpr.project_deleted"
@@ -101,3 +101,19 @@ def projects_erase(user: User) -> dict[str, int]:
         membership.delete()
         left += 1
     return {"projects_deleted": deleted, "projects_transferred": transferred, "projects_left": left}
+
+
+def project_secrets_export(user: User) -> list[dict]:
+    """The secrets the person created: names and metadata, never a value (the export is not a way to read one)."""
+    secrets = ProjectSecret.objects.filter(created_by=user).defer("ciphertext").order_by("created_at")
+    return [
+        {
+            "project_id": str(s.project_id),
+            "name": s.name,
+            "description": s.description,
+            "created_at": _iso(s.created_at),
+            "updated_at": _iso(s.updated_at),
+            "last_used_at": _iso(s.last_used_at),
+        }
+        for s in secrets
+    ]

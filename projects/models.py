@@ -1,4 +1,7 @@
+import re
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from common.models import BaseModel
@@ -63,3 +66,39 @@ class Membership(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"
+
+
+SECRET_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"  # noqa: S105 - a pattern, not a secret
+SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+SECRET_VALUE_MAX_BYTES = 64 * 1024
+SECRETS_PER_PROJECT = 100
+
+
+class ProjectSecret(BaseModel):
+    """A write-only value the project's workflows read as ``{{ secrets.NAME }}``; only its ciphertext is stored.
+
+    The value is encrypted by common.encryption (Vault transit or Fernet) and is never returned: not by the API,
+    the admin, an export or the audit trail (history tracks the name and description only).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(
+        max_length=64,
+        validators=[RegexValidator(SECRET_NAME, "Use A-Z, 0-9 and _, starting with a letter (at most 64 characters).")],
+    )
+    ciphertext = models.TextField(editable=False)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_project_secret_name")]
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.project_id)}
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
-from projects.models import Membership, Project, Role
+from projects.models import SECRET_NAME, Membership, Project, ProjectSecret, Role
 
 
 def hidden(model, object_id) -> None:
@@ -52,3 +52,22 @@ def audit_scope(user) -> Q:
     """The audit events a user sees as an owner or admin: those of their projects (registered with audit)."""
     administered = Membership.objects.filter(user=user, role__in=(Role.OWNER, Role.ADMIN)).values("project_id")
     return Q(project_id__in=administered)
+
+
+def project_secret_list(*, project: Project) -> QuerySet[ProjectSecret]:
+    """The project's secrets (names and metadata; the ciphertext is left out of the query)."""
+    return ProjectSecret.objects.filter(project=project).defer("ciphertext").select_related("created_by")
+
+
+def project_secret_get(*, project: Project, name: str) -> ProjectSecret:
+    """One secret of the project by name; 404 for a name it does not have."""
+    try:
+        return project_secret_list(project=project).get(name=name)
+    except ProjectSecret.DoesNotExist as exc:
+        # The name is echoed only when it is one (it comes from the URL).
+        raise NotFound(f"This project has no secret named {name!r}." if SECRET_NAME.match(name) else None) from exc
+
+
+def project_secret_names(*, project: Project, names) -> set[str]:
+    """Which of `names` the project has secrets for (what a workflow's save checks)."""
+    return set(ProjectSecret.objects.filter(project=project, name__in=list(names)).values_list("name", flat=True))

@@ -3,7 +3,8 @@
 import factory
 
 from accounts.models import User
-from projects.models import Membership, Project, Role
+from common import encryption
+from projects.models import Membership, Project, ProjectSecret, Role
 from workflows.models import Workflow, WorkflowVersion
 
 PASSWORD = "correct-horse-battery-staple"
@@ -40,6 +41,20 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.VIEWER
+
+
+class ProjectSecretFactory(factory.django.DjangoModelFactory):
+    """A project secret encrypted as the service stores it; `value` is the plaintext (not a field)."""
+
+    class Meta:
+        model = ProjectSecret
+
+    class Params:
+        value = "factory-secret-value-0123456789"
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"SECRET_{n}")
+    ciphertext = factory.LazyAttribute(lambda o: encryption.encrypt(o.value))
 
 
 def transform_definition() -> dict:

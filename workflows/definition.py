@@ -10,9 +10,11 @@ problems with the definition as a whole use the path ``$``.
 import math
 from graphlib import CycleError, TopologicalSorter
 
+from projects.models import SECRET_NAME
 from workflows import definition_schema, templating
 from workflows.definition_schema import STEP_ID
 from workflows.steps import REGISTRY
+from workflows.templating.analysis import SECRETS
 
 ROOT = "$"
 # The report lists problems in this order, whoever found them: the shape of the definition and of each step, step
@@ -150,13 +152,29 @@ def _ancestors(graph: dict[str, list[str]]) -> dict[str, set[str]]:
     return found
 
 
-def _check_references(value, path: str, visible: set[str] | None, known: set[str], errors: _Errors, where: str):
-    """Templates may read only input/steps/execution/project, and only steps that will have finished."""
+def _check_references(
+    value, path: str, visible: set[str] | None, known: set[str], errors: _Errors, where: str, *, secrets: bool
+):
+    """Templates may read only input/steps/execution/project (and, in step configs, secrets named literally), and
+    only steps that will have finished."""
+    available = (*templating.CONTEXT_KEYS, SECRETS) if secrets else templating.CONTEXT_KEYS
     for string_path, refs in templating.references(value, path).items():
-        for name in sorted(refs.names - set(templating.CONTEXT_KEYS)):
-            errors.add(
-                (TEMPLATES,), string_path, f"unknown variable {name!r}; available: {', '.join(templating.CONTEXT_KEYS)}"
-            )
+        for name in sorted(refs.names - set(available)):
+            if name == SECRETS:
+                errors.add((TEMPLATES,), string_path, "project secrets can be used in step configs only")
+                continue
+            errors.add((TEMPLATES,), string_path, f"unknown variable {name!r}; available: {', '.join(available)}")
+        if secrets and SECRETS in refs.names:
+            if refs.secrets_dynamic:
+                errors.add(
+                    (TEMPLATES,),
+                    string_path,
+                    "name each project secret literally ({{ secrets.NAME }}): only the secrets a step names are "
+                    "decrypted for it",
+                )
+            for name in sorted(refs.secret_names):
+                if not SECRET_NAME.match(name):
+                    errors.add((TEMPLATES,), string_path, f"secrets.{name} is not a valid secret name (A-Z, 0-9, _)")
         if refs.steps_shadowed:
             continue
         for step_id in sorted(refs.step_ids):
@@ -169,6 +187,24 @@ def _check_references(value, path: str, visible: set[str] | None, known: set[str
                     f"steps.{step_id} is not a dependency of {where}: add it to depends_on (directly or through "
                     "another dependency)",
                 )
+
+
+def secret_references(definition: dict) -> dict[str, list[str]]:
+    """The project secrets a (valid) definition names: {name: [JSON paths of the templates naming it]}."""
+    found: dict[str, list[str]] = {}
+    for index, step in enumerate(definition.get("steps", [])):
+        for string_path, refs in templating.references(step.get("config", {}), f"steps[{index}].config").items():
+            for name in sorted(refs.secret_names):
+                found.setdefault(name, []).append(string_path)
+    return found
+
+
+def step_secret_names(step: dict) -> set[str]:
+    """The project secrets one step's config names (what the runner decrypts for it)."""
+    names: set[str] = set()
+    for refs in templating.references(step.get("config", {}), "config").values():
+        names |= refs.secret_names
+    return names
 
 
 def validate_definition(definition) -> None:
@@ -212,10 +248,12 @@ def validate_definition(definition) -> None:
                 visible = ancestors[step_id]
             elif ancestors is not None:
                 visible = set()  # a step without a usable id has no dependencies that can be trusted
-            _check_references(step["config"], f"steps[{index}].config", visible, known, errors, f"step {step_id!r}")
+            _check_references(
+                step["config"], f"steps[{index}].config", visible, known, errors, f"step {step_id!r}", secrets=True
+            )
     if "output" in definition:
         errors.merge((TEMPLATES,), templating.syntax_errors(definition["output"], "output"))
-        _check_references(definition["output"], "output", None, known, errors, "the output")
+        _check_references(definition["output"], "output", None, known, errors, "the output", secrets=False)
 
     report = errors.report()
     if report:

@@ -31,13 +31,16 @@ from django.utils import timezone
 from audit import context as audit_context
 from audit.recording import record_change
 from common import redaction
+from common.encryption import EncryptionError
 from common.metrics import record_execution_finished
+from projects.services import MissingSecrets, project_secrets_use
 from workflows.attempts import StepOutcome, run_step_attempts
-from workflows.definition import step_levels
+from workflows.definition import step_levels, step_secret_names
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepStatus, json_size
 from workflows.records import StepRecords
 from workflows.steps import get_step_type
-from workflows.templating import TemplateRenderError, render
+from workflows.templating import TemplateRenderError, is_template, render
+from workflows.templating.analysis import SECRETS
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -65,7 +68,8 @@ def execution_run(*, execution_id, runner_id: str | None = None) -> None:
         return
     # The audit actor of what the run writes is the user who triggered the execution, whoever delivered it.
     actor = audit_context.Actor.user(execution.triggered_by_id) if execution.triggered_by_id else None
-    with audit_context.unit(actor=actor or audit_context.current_actor()):
+    # The project secrets decrypted for this run are redacted from everything it stores and logs (common.redaction).
+    with audit_context.unit(actor=actor or audit_context.current_actor()), redaction.scope():
         _Run(execution, runner_id).run()
 
 
@@ -266,10 +270,33 @@ class _Run:
             step_type = get_step_type(step["type"])
         except KeyError:
             return StepOutcome(StepStatus.FAILED, error=f"unknown step type '{step['type']}'", attempts=1)
+        context = self.context
+        names = step_secret_names(step)
+        if names:
+            # Decrypted now, for this step only; the values never enter self.context (other steps, the output).
+            try:
+                secrets = project_secrets_use(
+                    project=self.execution.workflow.project,
+                    names=names,
+                    execution_id=self.execution.pk,
+                    step_id=step["id"],
+                )
+            except MissingSecrets as exc:
+                return StepOutcome(
+                    StepStatus.FAILED, error=f"{exc.message} (deleted after the workflow was saved?)", attempts=1
+                )
+            except EncryptionError as exc:
+                logger.error("execution %s step %s: secrets not decrypted: %s", self.execution.pk, step["id"], exc)
+                return StepOutcome(StepStatus.FAILED, error="project secrets could not be decrypted", attempts=1)
+            redaction.learn_for_scope(secrets.values())
+            context = {**self.context, SECRETS: secrets}
         try:
-            config = render(step.get("config", {}), self.context, path=f"steps.{step['id']}.config")
+            config = render(step.get("config", {}), context, path=f"steps.{step['id']}.config")
         except TemplateRenderError as exc:
             return StepOutcome(StepStatus.FAILED, error=str(exc), attempts=1)
+        if names:
+            # What a template made of a secret ("Bearer ..." or any text around it) is a secret too.
+            redaction.learn_for_scope(_rendered_with_secrets(step.get("config", {}), config))
         return step_type, config
 
     def _stop(self, verdict: Stop, not_run: list[dict]) -> None:
@@ -308,6 +335,20 @@ class _Run:
         started = self.execution.started_at or now
         record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
         logger.info("execution %s %s", self.execution.pk, status)
+
+
+def _rendered_with_secrets(source, rendered):
+    """The rendered strings of the config's templates that name a secret (walks source and result together)."""
+    stack = [(source, rendered)]
+    while stack:
+        original, value = stack.pop()
+        if isinstance(original, str):
+            if isinstance(value, str) and is_template(original) and SECRETS in original:
+                yield value
+        elif isinstance(original, dict) and isinstance(value, dict):
+            stack.extend((item, value.get(key)) for key, item in original.items())
+        elif isinstance(original, list) and isinstance(value, list):
+            stack.extend(zip(original, value, strict=False))
 
 
 def execution_fail(*, execution_id, error: str) -> None:

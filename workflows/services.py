@@ -17,7 +17,8 @@ from common.metrics import record_execution_finished
 from common.services import model_update
 from projects.models import Project, Role
 from projects.permissions import require_role
-from workflows.definition import DefinitionError, validate_definition
+from projects.selectors import project_secret_names
+from workflows.definition import DefinitionError, secret_references, validate_definition
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, Workflow, WorkflowVersion, json_size
 
 logger = logging.getLogger("aiassistant.workflows")
@@ -30,13 +31,24 @@ def _definition_field(path: str) -> str:
     return f"definition{path}" if path.startswith("[") else f"definition.{path}"
 
 
-def _validate(definition) -> None:
+def _validate(definition, project: Project) -> None:
     try:
         validate_definition(definition)
     except DefinitionError as exc:
         raise Invalid(
             field_errors={_definition_field(path): messages for path, messages in exc.errors.items()}
         ) from exc
+    # Every {{ secrets.NAME }} must name a secret of the project (a later deletion fails the step instead).
+    named = secret_references(definition)
+    missing = sorted(set(named) - project_secret_names(project=project, names=named))
+    if missing:
+        errors: dict[str, list[str]] = {}
+        for name in missing:
+            for path in named[name]:
+                errors.setdefault(_definition_field(path), []).append(
+                    f"unknown project secret {name!r}: create it first (POST /api/v1/projects/{project.pk}/secrets/)"
+                )
+        raise Invalid(field_errors=errors)
 
 
 @transaction.atomic
@@ -52,7 +64,7 @@ def workflow_create(
 ) -> Workflow:
     """Define a workflow (editors and above); its definition becomes version 1."""
     require_role(role, Role.EDITOR, "define workflows")
-    _validate(definition)
+    _validate(definition, project)
     workflow = Workflow(
         project=project,
         name=name,
@@ -77,7 +89,7 @@ def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fiel
     changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
     definition = fields.get("definition")
     if definition is not None and definition != locked.definition:
-        _validate(definition)
+        _validate(definition, locked.project)
         changes |= {"definition": definition, "version": locked.version + 1}
         WorkflowVersion.objects.create(
             workflow=locked, version=locked.version + 1, definition=definition, created_by=actor

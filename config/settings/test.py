@@ -2,13 +2,14 @@
 defaults set by pytest-env (pyproject.toml, [tool.pytest_env]), so base.py builds every backend once."""
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, SIMPLE_JWT
+from .base import REST_FRAMEWORK, SECRETS_ENCRYPTION_KEY, SIMPLE_JWT
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 SIMPLE_JWT["SIGNING_KEY"] = "test-jwt-signing-key-not-for-production-0123456789"
 DEBUG = False
 AUDIT_HMAC_KEY = "test-audit-hmac-key-not-for-production-0123456789"
-SECRETS_ENCRYPTION_KEY = "dGVzdC1zZWNyZXRzLWtleS1ub3QtZm9yLXByb2R1Y3Q="
+# The environment wins, so that a test can start a worker after a key rotation (tests/workflows/tasks/test_secrets.py).
+SECRETS_ENCRYPTION_KEY = SECRETS_ENCRYPTION_KEY or "dGVzdC1zZWNyZXRzLWtleS1ub3QtZm9yLXByb2R1Y3Q="
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from projects.models import Membership, Project, Role
+from projects.models import SECRET_NAME_PATTERN, Membership, Project, ProjectSecret, Role
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -47,3 +47,36 @@ class MembershipInputSerializer(serializers.Serializer):
 
 class MembershipUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class SecretOutputSerializer(serializers.ModelSerializer):
+    """A secret's metadata: never its value (nor its ciphertext)."""
+
+    created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ProjectSecret
+        fields = ["id", "name", "description", "created_by", "created_at", "updated_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class SecretValueField(serializers.CharField):
+    """A write-only value: kept exactly as sent (no trimming), never rendered."""
+
+    def __init__(self, **kwargs):
+        super().__init__(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+
+
+class SecretInputSerializer(serializers.Serializer):
+    name = serializers.RegexField(
+        SECRET_NAME_PATTERN,
+        max_length=64,
+        error_messages={"invalid": "Use A-Z, 0-9 and _, starting with a letter (at most 64 characters)."},
+    )
+    value = SecretValueField(help_text="Write-only: encrypted at rest, never returned. At most 64 KiB.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SecretReplaceSerializer(serializers.Serializer):
+    value = SecretValueField(help_text="The new value (write-only).")
+    description = serializers.CharField(required=False, allow_blank=True)

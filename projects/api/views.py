@@ -7,7 +7,7 @@ from common.api import PaginatedListMixin
 from common.filters import CreatedRangeFilterSet
 from projects import selectors, services
 from projects.api import serializers
-from projects.models import Membership, Project
+from projects.models import Membership, Project, ProjectSecret
 
 
 class ProjectFilter(CreatedRangeFilterSet):
@@ -128,4 +128,66 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         project = self._project()
         membership = selectors.membership_get(project=project, membership_id=pk)
         services.project_member_remove(membership=membership, role=project.role, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["projects"], summary="List a project's secrets (names and metadata, never values)"),
+    create=extend_schema(
+        tags=["projects"],
+        summary="Create a secret (editors and above)",
+        request=serializers.SecretInputSerializer,
+        responses={201: serializers.SecretOutputSerializer},
+    ),
+    update=extend_schema(
+        tags=["projects"],
+        summary="Replace a secret's value (editors and above)",
+        request=serializers.SecretReplaceSerializer,
+        responses={200: serializers.SecretOutputSerializer},
+    ),
+    destroy=extend_schema(tags=["projects"], summary="Delete a secret (editors and above)"),
+)
+class ProjectSecretViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+    """Write-only secrets of one project, read by its workflows as ``{{ secrets.NAME }}``: every member lists the
+    names; editors and above create, replace and delete. No response ever holds a value."""
+
+    serializer_class = serializers.SecretOutputSerializer
+    # 409: the name is taken; 503: Vault's transit engine cannot encrypt now.
+    error_statuses = {"create": {409, 503}, "update": {503}}
+    queryset = ProjectSecret.objects.none()
+    lookup_field = "name"
+    ordering_fields = ["name", "created_at", "updated_at", "last_used_at"]
+    ordering = ["name"]
+    search_fields = ["name", "description"]
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+
+    def _project(self):
+        return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
+
+    def list(self, request, project_pk=None):
+        return self.list_response(selectors.project_secret_list(project=self._project()))
+
+    def create(self, request, project_pk=None):
+        project = self._project()
+        data = serializers.SecretInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        secret = services.project_secret_create(
+            project=project, role=project.role, actor=request.user, **data.validated_data
+        )
+        return Response(self.serializer_class(secret).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, project_pk=None, name=None):
+        project = self._project()
+        secret = selectors.project_secret_get(project=project, name=name)
+        data = serializers.SecretReplaceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        secret = services.project_secret_replace(
+            secret=secret, role=project.role, actor=request.user, **data.validated_data
+        )
+        return Response(self.serializer_class(secret).data)
+
+    def destroy(self, request, project_pk=None, name=None):
+        project = self._project()
+        secret = selectors.project_secret_get(project=project, name=name)
+        services.project_secret_delete(secret=secret, role=project.role, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -184,9 +184,9 @@ def test_output_reference_to_an_unknown_step_is_rejected():
 
 
 def test_unknown_template_variable_is_rejected():
-    definition = {"steps": [transform("a", value="{{ secrets.key }}")]}
+    definition = {"steps": [transform("a", value="{{ env.key }}")]}
     assert errors_of(definition) == {
-        "steps[0].config.value": ["unknown variable 'secrets'; available: input, steps, execution, project"]
+        "steps[0].config.value": ["unknown variable 'env'; available: input, steps, execution, project, secrets"]
     }
 
 

@@ -11,11 +11,14 @@ import time
 
 import httpx
 from django.conf import settings
+from jinja2 import TemplateSyntaxError, nodes
 
-from common.redaction import KeyRule, Redactor, is_credential_name
+from common.redaction import MARKER, KeyRule, Redactor, is_credential_name
 from workflows import netguard
 from workflows.steps.base import ConfigErrors, StepError, StepType
 from workflows.steps.transport import read_capped, retry_after_seconds
+from workflows.templating import is_template
+from workflows.templating.sandbox import parse
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MAX_REDIRECTS = 5
@@ -25,6 +28,87 @@ ERROR_BODY_CHARS = 300
 FORBIDDEN_REQUEST_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 USER_AGENT = "aiassistant-api-workflows/1"
+
+
+# --- credentials in definitions ------------------------------------------------------------------------------------
+# A definition is read by every member of the project and kept in every version: a credential written into it
+# leaks to all of them. Credential headers and URL user info must take their value from a template (a project
+# secret, {{ secrets.NAME }}); the literal text around it may only be an auth scheme or a cookie name.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_CREDENTIAL_HEADER_WORDS = re.compile(r"token|secret|key", re.IGNORECASE)
+# What literal text may surround the templates of a credential: separators, then one word followed by a space
+# ("Bearer ") or "=" ("session=").
+_ALLOWED_LITERAL = re.compile(r"^[\s;,]*(?:[A-Za-z][\w.-]{0,31}(?:\s+|=))?$")
+# String constants inside a template this long may be a credential ({{ "sk-live-..." }}); shorter ones join parts.
+_LONG_CONSTANT = 8
+_AUTHORITY = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>[^/?#]*)")
+CREDENTIAL_ADVICE = (
+    "a credential must not be written into a definition (every project member and every version can read it): "
+    "store it as a project secret (POST /api/v1/projects/{id}/secrets/) and write {{ secrets.NAME }} here"
+)
+
+
+def is_credential_header(name: str) -> bool:
+    """Authorization, Proxy-Authorization, Cookie, X-Api-Key, and any header whose name has token, secret or key."""
+    return name.lower() in CREDENTIAL_HEADERS or bool(_CREDENTIAL_HEADER_WORDS.search(name))
+
+
+def _has_literal_credential(value: str) -> bool:
+    """Whether text holds a credential typed literally, outside (or as a long constant inside) its templates."""
+    if not value:
+        return False
+    if not is_template(value):
+        return not _ALLOWED_LITERAL.match(value)
+    try:
+        ast = parse(value)
+    except TemplateSyntaxError:
+        return False  # reported as a syntax error
+    if any(not _ALLOWED_LITERAL.match(data.data) for data in ast.find_all(nodes.TemplateData)):
+        return True
+    keys = {id(node.arg) for node in ast.find_all(nodes.Getitem)}
+    return any(
+        isinstance(const.value, str) and len(const.value) >= _LONG_CONSTANT and id(const) not in keys
+        for const in ast.find_all(nodes.Const)
+    )
+
+
+def _userinfo_secret(url: str) -> tuple[str, str] | None:
+    """(user info, its credential part: the password, else the user) of a URL written with user info."""
+    match = _AUTHORITY.match(url)
+    if match is None or "@" not in match["authority"]:
+        return None
+    userinfo = match["authority"].rsplit("@", 1)[0]
+    user, colon, password = userinfo.partition(":")
+    return userinfo, (password if colon else user)
+
+
+def literal_credentials(config: dict) -> list[str]:
+    """Paths (relative to the step) of the credentials an http config holds literally."""
+    found = []
+    headers = config.get("headers")
+    if isinstance(headers, dict):
+        for name, value in headers.items():
+            if isinstance(value, str) and is_credential_header(name) and _has_literal_credential(value):
+                found.append(f"config.headers.{name}")
+    url = config.get("url")
+    if isinstance(url, str):
+        userinfo = _userinfo_secret(url)
+        if userinfo is not None and _has_literal_credential(userinfo[1]):
+            found.append("config.url")
+    return found
+
+
+def scrub_literal_credentials(config: dict) -> int:
+    """Replace the literal credentials of an http config by the redaction marker (the data migration); returns how
+    many were replaced."""
+    paths = literal_credentials(config)
+    for path in paths:
+        if path == "config.url":
+            userinfo = _userinfo_secret(config["url"])[0]  # type: ignore[index]
+            config["url"] = config["url"].replace(f"{userinfo}@", "%5Bredacted%5D@", 1)
+        else:
+            config["headers"][path.removeprefix("config.headers.")] = MARKER
+    return len(paths)
 
 
 def _safe_url(url: httpx.URL) -> str:
@@ -83,6 +167,9 @@ class HttpStep(StepType):
         if not check.is_unrendered_template(redirects) and not isinstance(redirects, bool):
             check.add("config.follow_redirects", "must be true or false")
         check.number("timeout", minimum=1, maximum=300)
+        if not rendered:
+            for path in literal_credentials(config):
+                check.add(path, CREDENTIAL_ADVICE)
         return check.errors
 
     @staticmethod

@@ -1,4 +1,8 @@
-"""Static checks of templates at definition time: syntax errors, and what each template reads from its context."""
+"""Static checks of templates at definition time: syntax errors, and what each template reads from its context.
+
+Project secrets (``secrets.NAME``) are found here too: the runner decrypts only the secrets a step names, so a
+template must name each one literally (``secrets.API_TOKEN`` or ``secrets["API_TOKEN"]``, never ``secrets[x]``).
+"""
 
 from dataclasses import dataclass, field
 
@@ -38,20 +42,31 @@ class TemplateReferences:
     names: set[str] = field(default_factory=set)
     step_ids: set[str] = field(default_factory=set)
     steps_shadowed: bool = False  # the template assigns "steps" itself: step references cannot be checked
+    secret_names: set[str] = field(default_factory=set)
+    secrets_dynamic: bool = False  # "secrets" used otherwise than by a literal name (secrets[x], the whole mapping)
 
 
-def _step_id_of(node) -> str | None:
-    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "steps":
+# The context key of project secrets: given to step configs only, by the runner (workflows.runner).
+SECRETS = "secrets"
+
+
+def _named(node, name: str) -> str | None:
+    """``name.attr`` or ``name["key"]`` -> the attribute or key; None for anything else."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == name:
         return node.attr
     if (
         isinstance(node, nodes.Getitem)
         and isinstance(node.node, nodes.Name)
-        and node.node.name == "steps"
+        and node.node.name == name
         and isinstance(node.arg, nodes.Const)
         and isinstance(node.arg.value, str)
     ):
         return node.arg.value
     return None
+
+
+def _step_id_of(node) -> str | None:
+    return _named(node, "steps")
 
 
 def references(value, path: str) -> dict[str, TemplateReferences]:
@@ -68,9 +83,17 @@ def references(value, path: str) -> dict[str, TemplateReferences]:
             continue
         refs = TemplateReferences(names=set(meta.find_undeclared_variables(ast)) - set(ENV.globals))
         refs.steps_shadowed = any(name.name == "steps" for name in ast.find_all(nodes.Name) if name.ctx != "load")
+        secret_lookups = 0
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             step_id = _step_id_of(node)
             if step_id is not None:
                 refs.step_ids.add(step_id)
+            secret = _named(node, SECRETS)
+            if secret is not None:
+                refs.secret_names.add(secret)
+                secret_lookups += 1
+        if SECRETS in refs.names:
+            loads = sum(1 for name in ast.find_all(nodes.Name) if name.name == SECRETS and name.ctx == "load")
+            refs.secrets_dynamic = loads > secret_lookups
         found[string_path] = refs
     return found
