@@ -104,8 +104,9 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
                 f"it was failed instead of being run again (WORKFLOW_MAX_CLAIMS={limit})."
             )
             logger.error("execution %s: %s", execution.pk, error)
+            unfinished = f"not finished: the execution was claimed {limit} times"
             StepRun.objects.filter(execution=execution, status=StepStatus.RUNNING).update(
-                status=StepStatus.FAILED, error=f"not finished: the execution was claimed {limit} times", finished_at=now
+                status=StepStatus.FAILED, error=unfinished, finished_at=now
             )
             _finish(execution, ExecutionStatus.FAILED, error=error, now=now)
             return None
@@ -113,9 +114,8 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
         execution.started_at = execution.started_at or now
         execution.heartbeat_at = now
         execution.runner_id = runner_id
-        execution.save(
-            update_fields=["status", "started_at", "heartbeat_at", "runner_id", "claims", "claims_progress", "updated_at"]
-        )
+        fields = ["status", "started_at", "heartbeat_at", "runner_id", "claims", "claims_progress", "updated_at"]
+        execution.save(update_fields=fields)
         return execution
 
 
