@@ -188,6 +188,8 @@ def _join_size(separator, items) -> int:
 
 def check_string_method(method, args: tuple, kwargs: dict) -> None:
     """Before ``'text'.method(...)``: widths, tab sizes, replacements and joins are capped."""
+    # The sandbox hands str.format out wrapped (functools.update_wrapper): the bound method is __wrapped__.
+    method = getattr(method, "__wrapped__", method)
     owner = getattr(method, "__self__", None)
     if not isinstance(owner, str | bytes | bytearray):
         return
@@ -244,10 +246,8 @@ def _join(eval_ctx, value, d="", attribute=None):
     items = value if isinstance(value, list | tuple) else list(itertools.islice(value, MAX_RENDERED_CHARS + 1))
     check_items("join()", len(items))
     if attribute is None:  # joined attributes are checked once built
-        total = max(0, len(items) - 1) * len(str(d))
-        for item in items:
-            total += estimated_chars(item)
-            check_chars("join()", total)
+        total = max(0, len(items) - 1) * len(str(d)) + sum(estimated_chars(item) for item in items)
+        check_chars("join()", total)
     return check_result("join()", jinja_filters.do_join(eval_ctx, items, d, attribute))
 
 
