@@ -19,6 +19,7 @@ import os
 import pickle
 import resource
 import sys
+import time
 
 # Everything the renderer needs is imported (and warmed up) before the limits are set.
 from workflows.templating.checks import template_error
@@ -26,6 +27,7 @@ from workflows.templating.render import render_in_process
 from workflows.templating.sandbox import TemplateRenderError, render_deadline, renderer_process
 
 HEADER_BYTES = 4
+_MEMORY_CHECK_EVERY = 50  # replies between two looks at the address space (reading /proc costs a render's time)
 
 
 _STATM = open("/proc/self/statm", "rb", buffering=0)  # noqa: SIM115 - kept open: no file can be opened later
@@ -82,6 +84,9 @@ class Renderer:
         render_deadline.seconds = float(config["timeout_seconds"])
         renderer_process.active = True
         self.restart = False
+        self.cpu_soft = 0
+        self.cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        self.replies = 0
 
     def limit_resources(self) -> None:
         self.baseline = _address_space()
@@ -96,10 +101,14 @@ class Renderer:
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
     def _cpu_budget(self) -> None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        soft = math.ceil(usage.ru_utime + usage.ru_stime) + self.cpu_seconds
-        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+        """Give the next request at least cpu_seconds (at most one more: RLIMIT_CPU counts whole seconds)."""
+        used = time.process_time()
+        if self.cpu_soft - used >= self.cpu_seconds:
+            return  # the limit set for an earlier request still leaves the whole budget (no system call)
+        self.cpu_soft = math.ceil(used) + self.cpu_seconds
+        if self.cpu_hard != resource.RLIM_INFINITY:
+            self.cpu_soft = min(self.cpu_soft, self.cpu_hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_soft, self.cpu_hard))
 
     def memory_message(self, path: str = "") -> str:
         where = f"{path}: " if path else ""
@@ -146,7 +155,8 @@ class Renderer:
             reply, data = {"error": f"template renderer error ({type(exc).__name__})"}, b""
         if len(data) > self.max_reply_bytes:
             reply, data = {"error": f"rendered value is larger than {self.max_reply_bytes // 2**20} MiB"}, b""
-        if _address_space() > self.baseline + self.memory_mb * 2**20 // 2:
+        self.replies += 1
+        if self.replies % _MEMORY_CHECK_EVERY == 0 and _address_space() > self.baseline + self.memory_mb * 2**20 // 2:
             self.restart = True  # memory kept by caches or fragmentation: the next render starts afresh
         if self.restart:
             reply["restart"] = True

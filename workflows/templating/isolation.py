@@ -8,6 +8,7 @@ TEMPLATE_TIMEOUT_SECONDS; TEMPLATE_RENDERER_PROCESSES bounds the pool of each pr
 """
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -32,6 +33,8 @@ MAX_REPLY_BYTES = 8 * 1024 * 1024
 # cooperative check gives the clearer message when it can.
 _KILL_GRACE_SECONDS = 1.0
 _POLL_SECONDS = 0.25
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+_PIPE_BYTES = 1024 * 1024  # the default /proc/sys/fs/pipe-max-size
 
 
 class RendererUnavailable(Exception):
@@ -77,6 +80,9 @@ class _Renderer:
             raise RendererUnavailable(f"the template renderer could not be started ({exc.strerror})") from None
         self.stdin, self.stdout = self.proc.stdin.fileno(), self.proc.stdout.fileno()  # type: ignore[union-attr]
         os.set_blocking(self.stdin, False)
+        for fd in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):  # bigger pipes: a large context goes in one write, not several
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
         self.killed_for_time = False
 
     def alive(self) -> bool:
@@ -105,32 +111,34 @@ class _Renderer:
     def _send(self, data: bytes, deadline: float, on_wait) -> None:
         view = memoryview(len(data).to_bytes(HEADER_BYTES, "big") + data)
         while view:
-            self._wait(self.stdin, write=True, deadline=deadline, on_wait=on_wait)
             try:
-                written = os.write(self.stdin, view)
+                written = os.write(self.stdin, view)  # usually all at once: no select first
             except BlockingIOError:
+                self._wait(self.stdin, write=True, deadline=deadline, on_wait=on_wait)
                 continue
             view = view[written:]
 
-    def _receive(self, size: int, deadline: float, on_wait) -> bytes:
-        chunks, received = [], 0
-        while received < size:
+    def _receive(self, deadline: float, on_wait) -> bytes:
+        """One reply frame (usually one read: the renderer writes header and payload together)."""
+        buffer = bytearray()
+        size = None
+        while size is None or len(buffer) < HEADER_BYTES + size:
             self._wait(self.stdout, write=False, deadline=deadline, on_wait=on_wait)
-            chunk = os.read(self.stdout, min(size - received, 1024 * 1024))
+            chunk = os.read(self.stdout, 1024 * 1024 if size is None else HEADER_BYTES + size - len(buffer))
             if not chunk:
                 raise EOFError
-            chunks.append(chunk)
-            received += len(chunk)
-        return b"".join(chunks)
+            buffer += chunk
+            if size is None and len(buffer) >= HEADER_BYTES:
+                size = int.from_bytes(buffer[:HEADER_BYTES], "big")
+                if size > MAX_REPLY_BYTES + 1024:
+                    raise EOFError
+        return bytes(buffer[HEADER_BYTES:])
 
     def request(self, payload: dict, on_wait) -> dict:
         """Send one request and read its reply; raises TimeoutError, EOFError or BrokenPipeError."""
         deadline = time.monotonic() + self.limits["timeout_seconds"] + _KILL_GRACE_SECONDS
         self._send(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), deadline, on_wait)
-        size = int.from_bytes(self._receive(HEADER_BYTES, deadline, on_wait), "big")
-        if size > MAX_REPLY_BYTES + 1024:
-            raise EOFError
-        return json.loads(self._receive(size, deadline, on_wait))
+        return json.loads(self._receive(deadline, on_wait))
 
     def failure(self) -> str:
         """Why the renderer stopped, as the one-line error of the render it was doing."""
@@ -198,11 +206,12 @@ class RendererPool:
                 message = renderer.failure()
                 logger.warning("template renderer %s: %s", renderer.proc.pid, message)
                 return {"error": message}
-            keep = renderer.alive() and not reply.pop("restart", False)
+            keep = not reply.pop("restart", False)
             return reply
         finally:
-            # Also when on_wait raised: the reply that was not read must not be taken for the next one's.
-            self._release(renderer, keep=keep and renderer.alive())
+            # Also when on_wait raised: the reply that was not read must not be taken for the next one's. (A
+            # renderer that died after answering is found out when it is next acquired.)
+            self._release(renderer, keep=keep)
 
     def pids(self) -> list[int]:
         """The idle renderers' process ids (for tests and diagnostics)."""
