@@ -24,6 +24,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -158,6 +159,11 @@ class _LeaseLost(Exception):
     """Another runner took the execution over (our heartbeat went stale): stop without writing."""
 
 
+# Raised while a step is prepared, but not a problem of the step: they stop the run (the lease is lost, the
+# database failed, Celery's soft time limit), handled where the run is.
+_NOT_THE_STEPS_FAULT = (_LeaseLost, DatabaseError, SoftTimeLimitExceeded)
+
+
 class _Run:
     """One delivery's run of an execution it holds."""
 
@@ -213,9 +219,10 @@ class _Run:
             self._run(pool)
         except _LeaseLost:
             logger.warning("execution %s: another runner took over; this one stops", self.execution.pk)
-        except DatabaseError:
+        except (DatabaseError, SoftTimeLimitExceeded):
             # The database is unreachable or refused a write: nothing can be recorded now. The task fails, the
-            # sweep queues the execution again, and WORKFLOW_MAX_CLAIMS bounds how often that happens.
+            # sweep queues the execution again, and WORKFLOW_MAX_CLAIMS bounds how often that happens. (Celery's
+            # soft time limit is the task's to handle: it fails the execution.)
             raise
         except Exception as exc:
             # A bug in the runner must end the execution, not leave it running for the sweep to queue forever.
@@ -330,7 +337,7 @@ class _Run:
             timeout = float(step.get("timeout_seconds") or settings.WORKFLOW_STEP_DEFAULT_TIMEOUT)
         except TemplateRenderError as exc:
             return StepOutcome(StepStatus.FAILED, error=str(exc), attempts=1)
-        except (_LeaseLost, DatabaseError):
+        except _NOT_THE_STEPS_FAULT:
             raise
         except Exception as exc:
             logger.error("execution %s: step %s could not be prepared", self.execution.pk, step["id"], exc_info=True)
@@ -356,7 +363,7 @@ class _Run:
                 output = {step_id: value["output"] for step_id, value in steps.items()}
         except TemplateRenderError as exc:
             return self._end(ExecutionStatus.FAILED, error=f"output: {exc}")
-        except (_LeaseLost, DatabaseError):
+        except _NOT_THE_STEPS_FAULT:
             raise
         except Exception as exc:
             logger.error("execution %s: the output could not be rendered", self.execution.pk, exc_info=True)

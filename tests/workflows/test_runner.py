@@ -519,3 +519,17 @@ def test_first_claim_counts_without_reading_the_steps():
     assert execution.claims == 1
     claim = [query["sql"] for query in queries.captured_queries if "workflows_steprun" in query["sql"]]
     assert not any("COUNT(" in sql for sql in claim)
+
+
+def test_unexpected_exception_in_the_runner_fails_the_execution(monkeypatch, caplog):
+    def step_levels_with_a_bug(definition):  # stands in for a bug in the runner itself
+        raise ValueError("the definition has a dependency cycle")
+
+    monkeypatch.setattr(runner, "step_levels", step_levels_with_a_bug)
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}})))
+    assert (execution.status, execution.error) == (
+        ExecutionStatus.FAILED,
+        "The execution failed: unexpected error while running it (ValueError).",
+    )
+    [error] = [entry for entry in caplog.records if entry.levelname == "ERROR"]
+    assert "ValueError" in error.exc_text
