@@ -164,6 +164,9 @@ class Renderer:
         return data or json.dumps(reply, ensure_ascii=False).encode()
 
     def serve(self, stdin, stdout) -> None:
+        ready = json.dumps({"ready": True}).encode()
+        stdout.write(len(ready).to_bytes(HEADER_BYTES, "big") + ready)
+        stdout.flush()
         while not self.restart:
             header = _read_exactly(stdin, HEADER_BYTES)
             if header is None:

@@ -33,6 +33,7 @@ MAX_REPLY_BYTES = 8 * 1024 * 1024
 # cooperative check gives the clearer message when it can.
 _KILL_GRACE_SECONDS = 1.0
 _POLL_SECONDS = 0.25
+_START_SECONDS = 60.0
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 _PIPE_BYTES = 1024 * 1024  # the default /proc/sys/fs/pipe-max-size
 
@@ -65,7 +66,7 @@ def _child_environment() -> dict:
 class _Renderer:
     """One renderer process and its pipes; used by one thread at a time."""
 
-    def __init__(self, limits: dict):
+    def __init__(self, limits: dict, on_wait=None):
         self.limits = limits
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
@@ -84,6 +85,13 @@ class _Renderer:
             with contextlib.suppress(OSError):  # bigger pipes: a large context goes in one write, not several
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
         self.killed_for_time = False
+        # The renderer says when it is ready (imports done, limits set): its start never counts against a render.
+        try:
+            json.loads(self._receive(time.monotonic() + _START_SECONDS, on_wait))
+        except (TimeoutError, EOFError, ValueError):
+            self.kill()
+            why = f"not ready within {_START_SECONDS:g} s" if self.killed_for_time else f"exit {self.proc.returncode}"
+            raise RendererUnavailable(f"the template renderer did not start ({why})") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -163,7 +171,7 @@ class RendererPool:
         self.count = 0
         self.available = threading.Condition()
 
-    def _acquire(self) -> _Renderer:
+    def _acquire(self, on_wait=None) -> _Renderer:
         with self.available:
             while True:
                 while not self.idle and self.count >= self.size:
@@ -177,7 +185,7 @@ class RendererPool:
                 self.count -= 1
             self.count += 1
         try:
-            return _Renderer(self.limits)
+            return _Renderer(self.limits, on_wait)
         except BaseException:
             with self.available:
                 self.count -= 1
@@ -196,7 +204,7 @@ class RendererPool:
 
     def request(self, payload: dict, *, on_wait: Callable[[], object] | None = None) -> dict:
         """One request to a renderer; a renderer that died or timed out becomes a TemplateRenderError."""
-        renderer = self._acquire()
+        renderer = self._acquire(on_wait)
         keep = False
         try:
             try:
