@@ -1,8 +1,9 @@
 """Where the settings read the process environment (12-factor configuration); the app reads django.conf.settings.
 
-Three places read os.environ themselves, each with a comment saying why: gunicorn's config file (loaded by the
-gunicorn master before Django exists), prometheus_client (PROMETHEUS_MULTIPROC_DIR, read at its import), and
-ops' engines (the environment handed on to pg_dump and pg_restore). wsgi.py, asgi.py and manage.py only choose the
+Four places read os.environ themselves, each with a comment saying why: gunicorn's config file (loaded by the
+gunicorn master before Django exists), prometheus_client (PROMETHEUS_MULTIPROC_DIR, read at its import), ops'
+engines (the environment handed on to pg_dump and pg_restore), and workflows.templating.isolation (the few
+variables handed on to a template renderer process). wsgi.py, asgi.py and manage.py only choose the
 settings module.
 """
 

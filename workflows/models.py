@@ -98,6 +98,10 @@ class Execution(BaseModel):
     # Liveness of the runner that holds the execution: a stale heartbeat lets another delivery take over.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     runner_id = models.CharField(max_length=200, blank=True)
+    # Claims in a row without a step finishing, and how many steps had finished at the last claim: past
+    # WORKFLOW_MAX_CLAIMS the execution is failed instead of being run again (a runner that dies every time).
+    claims = models.PositiveIntegerField(default=0)
+    claims_progress = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,8 +24,9 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from audit import context as audit_context
@@ -36,7 +37,7 @@ from common.metrics import record_execution_finished
 from projects.services import MissingSecrets, project_secrets_use
 from workflows.attempts import StepOutcome, run_step_attempts
 from workflows.definition import step_levels, step_secret_names
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepStatus, json_size
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
 from workflows.records import StepRecords
 from workflows.steps import get_step_type
 from workflows.templating import TemplateRenderError, is_template, render
@@ -45,6 +46,11 @@ from workflows.templating.analysis import SECRETS
 logger = logging.getLogger("aiassistant.workflows")
 
 MAX_PARALLEL_STEPS = 8
+
+
+def _unexpected(during: str, exc: BaseException) -> str:
+    """The stored one-line error of an unexpected exception: its type only (a message may hold data, no traceback)."""
+    return f"unexpected error while {during} ({type(exc).__name__})"
 
 
 class ExecutionBusy(Exception):
@@ -96,12 +102,42 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
             raise ExecutionBusy(retry_in=stale_after)
         if execution.status == ExecutionStatus.RUNNING:
             logger.warning("execution %s: taking over from %s (stale heartbeat)", execution.pk, execution.runner_id)
+        if not _count_claim(execution):
+            limit = settings.WORKFLOW_MAX_CLAIMS
+            error = (
+                f"The execution was claimed {limit} times without a step finishing (its runner stopped each time); "
+                f"it was failed instead of being run again (WORKFLOW_MAX_CLAIMS={limit})."
+            )
+            logger.error("execution %s: %s", execution.pk, error)
+            unfinished = f"not finished: the execution was claimed {limit} times"
+            StepRun.objects.filter(execution=execution, status=StepStatus.RUNNING).update(
+                status=StepStatus.FAILED, error=unfinished, finished_at=now
+            )
+            _finish(execution, ExecutionStatus.FAILED, error=error, now=now)
+            return None
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = execution.started_at or now
         execution.heartbeat_at = now
         execution.runner_id = runner_id
-        execution.save(update_fields=["status", "started_at", "heartbeat_at", "runner_id", "updated_at"])
+        fields = ["status", "started_at", "heartbeat_at", "runner_id", "claims", "claims_progress", "updated_at"]
+        execution.save(update_fields=fields)
         return execution
+
+
+def _count_claim(execution: Execution) -> bool:
+    """Count this claim; False when the execution has already been claimed WORKFLOW_MAX_CLAIMS times in a row
+    without a step finishing. The first claim costs no query: only a claim after another counts the steps."""
+    finished = (
+        StepRun.objects.filter(execution=execution, status__in=(StepStatus.COMPLETED, StepStatus.FAILED)).count()
+        if execution.claims
+        else 0
+    )
+    if finished > execution.claims_progress:
+        execution.claims, execution.claims_progress = 0, finished  # progress since the last claim
+    if execution.claims >= settings.WORKFLOW_MAX_CLAIMS:
+        return False
+    execution.claims += 1
+    return True
 
 
 def _finish(execution: Execution, status: str, *, error: str = "", output=None, now=None) -> None:
@@ -125,6 +161,11 @@ class Stop(enum.Enum):
 
 class _LeaseLost(Exception):
     """Another runner took the execution over (our heartbeat went stale): stop without writing."""
+
+
+# Raised while a step is prepared, but not a problem of the step: they stop the run (the lease is lost, the
+# database failed, Celery's soft time limit), handled where the run is.
+_NOT_THE_STEPS_FAULT = (_LeaseLost, DatabaseError, SoftTimeLimitExceeded)
 
 
 class _Run:
@@ -182,6 +223,16 @@ class _Run:
             self._run(pool)
         except _LeaseLost:
             logger.warning("execution %s: another runner took over; this one stops", self.execution.pk)
+        except (DatabaseError, SoftTimeLimitExceeded):
+            # The database is unreachable or refused a write: nothing can be recorded now. The task fails, the
+            # sweep queues the execution again, and WORKFLOW_MAX_CLAIMS bounds how often that happens. (Celery's
+            # soft time limit is the task's to handle: it fails the execution.)
+            raise
+        except Exception as exc:
+            # A bug in the runner must end the execution, not leave it running for the sweep to queue forever.
+            logger.error("execution %s: the runner failed", self.execution.pk, exc_info=True)
+            self.stop.set()
+            self._end(ExecutionStatus.FAILED, error=f"The execution failed: {_unexpected('running it', exc)}.")
         finally:
             self.stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -223,15 +274,15 @@ class _Run:
                 self._end_step(step, base, prepared)
                 failed.append(step["id"])
                 continue
-            step_type, config = prepared
+            step_type, config, retry, timeout = prepared
             # Each step thread carries the task's log context (request_id, execution_id).
             future = pool.submit(
                 contextvars.copy_context().run,
                 run_step_attempts,
                 step_type=step_type,
                 config=config,
-                retry=step.get("retry") or step_type.default_retry,
-                timeout=float(step.get("timeout_seconds") or settings.WORKFLOW_STEP_DEFAULT_TIMEOUT),
+                retry=retry,
+                timeout=timeout,
                 remaining=self.remaining,
                 stop=self.stop,
             )
@@ -264,40 +315,60 @@ class _Run:
         if outcome.status == StepStatus.COMPLETED:
             self.context["steps"][step["id"]] = {"output": run.output}
 
+    def _beat_while_rendering(self) -> None:
+        """Called while a renderer process works: keep the lease alive (a cancellation is seen at the boundary)."""
+        if time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL:
+            self._beat()
+
     def _prepare(self, step: dict):
-        """The step type and rendered config, or a failed StepOutcome when either is impossible."""
+        """(step type, rendered config, retry, timeout), or a failed StepOutcome when the step cannot run.
+
+        Any exception fails the step (and only the step) with a one-line error; an unexpected one is logged once
+        with its traceback. Losing the lease while a template renders stops the run, as at any boundary.
+        """
         try:
             step_type = get_step_type(step["type"])
         except KeyError:
             return StepOutcome(StepStatus.FAILED, error=f"unknown step type '{step['type']}'", attempts=1)
-        context = self.context
-        names = step_secret_names(step)
-        if names:
-            # Decrypted now, for this step only; the values never enter self.context (other steps, the output).
-            try:
+        try:
+            context = self.context
+            names = step_secret_names(step)
+            if names:
+                # Decrypted now, for this step only; the values never enter self.context (other steps, the output).
                 secrets = project_secrets_use(
                     project=self.execution.workflow.project,
                     names=names,
                     execution_id=self.execution.pk,
                     step_id=step["id"],
                 )
-            except MissingSecrets as exc:
-                return StepOutcome(
-                    StepStatus.FAILED, error=f"{exc.message} (deleted after the workflow was saved?)", attempts=1
-                )
-            except EncryptionError as exc:
-                logger.error("execution %s step %s: secrets not decrypted: %s", self.execution.pk, step["id"], exc)
-                return StepOutcome(StepStatus.FAILED, error="project secrets could not be decrypted", attempts=1)
-            redaction.learn_for_scope(secrets.values())
-            context = {**self.context, SECRETS: secrets}
-        try:
-            config = render(step.get("config", {}), context, path=f"steps.{step['id']}.config")
+                redaction.learn_for_scope(secrets.values())
+                context = {**self.context, SECRETS: secrets}
+            config = render(
+                step.get("config", {}),
+                context,
+                path=f"steps.{step['id']}.config",
+                on_wait=self._beat_while_rendering,
+            )
+            retry = step.get("retry") or step_type.default_retry
+            timeout = float(step.get("timeout_seconds") or settings.WORKFLOW_STEP_DEFAULT_TIMEOUT)
+        except MissingSecrets as exc:
+            return StepOutcome(
+                StepStatus.FAILED, error=f"{exc.message} (deleted after the workflow was saved?)", attempts=1
+            )
+        except EncryptionError as exc:
+            logger.error("execution %s step %s: secrets not decrypted: %s", self.execution.pk, step["id"], exc)
+            return StepOutcome(StepStatus.FAILED, error="project secrets could not be decrypted", attempts=1)
         except TemplateRenderError as exc:
             return StepOutcome(StepStatus.FAILED, error=str(exc), attempts=1)
+        except _NOT_THE_STEPS_FAULT:
+            raise
+        except Exception as exc:
+            logger.error("execution %s: step %s could not be prepared", self.execution.pk, step["id"], exc_info=True)
+            return StepOutcome(StepStatus.FAILED, error=_unexpected("preparing the step", exc), attempts=1)
         if names:
             # What a template made of a secret ("Bearer ..." or any text around it) is a secret too.
             redaction.learn_for_scope(_rendered_with_secrets(step.get("config", {}), config))
-        return step_type, config
+        return step_type, config, retry, timeout
 
     def _stop(self, verdict: Stop, not_run: list[dict]) -> None:
         if verdict is Stop.CANCELLED:
@@ -311,11 +382,18 @@ class _Run:
         steps = self.context["steps"]
         try:
             if "output" in self.definition:
-                output = render(self.definition["output"], self.context, path="output")
+                output = render(
+                    self.definition["output"], self.context, path="output", on_wait=self._beat_while_rendering
+                )
             else:
                 output = {step_id: value["output"] for step_id, value in steps.items()}
         except TemplateRenderError as exc:
             return self._end(ExecutionStatus.FAILED, error=f"output: {exc}")
+        except _NOT_THE_STEPS_FAULT:
+            raise
+        except Exception as exc:
+            logger.error("execution %s: the output could not be rendered", self.execution.pk, exc_info=True)
+            return self._end(ExecutionStatus.FAILED, error=f"output: {_unexpected('rendering the output', exc)}")
         size, limit = json_size(output), settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
         if size > limit:
             return self._end(ExecutionStatus.FAILED, error=f"output: {size} bytes, over the limit of {limit} bytes")

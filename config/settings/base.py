@@ -290,11 +290,22 @@ WORKFLOW_INPUT_MAX_BYTES = env.int("WORKFLOW_INPUT_MAX_BYTES", default=256 * 102
 WORKFLOW_HEARTBEAT_INTERVAL = env.float("WORKFLOW_HEARTBEAT_INTERVAL", default=5.0)
 WORKFLOW_HEARTBEAT_STALE_AFTER = env.float("WORKFLOW_HEARTBEAT_STALE_AFTER", default=60.0)
 WORKFLOW_RECOVERY_INTERVAL = env.float("WORKFLOW_RECOVERY_INTERVAL", default=60.0)
+# An execution claimed this many times in a row without a step finishing (its runner dies each time) is failed
+# at the next claim instead of being run again.
+WORKFLOW_MAX_CLAIMS = env.int("WORKFLOW_MAX_CLAIMS", default=5)
 # The queue executions are published to; `celery -A config worker` consumes it by default.
 WORKFLOW_EXECUTION_QUEUE = env.str("WORKFLOW_EXECUTION_QUEUE", default="celery")
 # http steps: hosts (exact "name" or "name:port", lower-case) exempt from the SSRF guard's address checks.
 WORKFLOW_HTTP_ALLOWED_HOSTS = [host.lower() for host in env.list("WORKFLOW_HTTP_ALLOWED_HOSTS", default=[])]
 WORKFLOW_HTTP_MAX_RESPONSE_BYTES = env.int("WORKFLOW_HTTP_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# Workflow templates are rendered (and checked at save time) in renderer processes under these limits
+# (workflows/templating/isolation.py, docs/security.md#template-sandbox): memory a render may allocate over the
+# renderer's own, CPU seconds per render (RLIMIT_CPU, whole seconds), wall-clock seconds before the renderer is
+# killed, and renderer processes per web or worker process.
+TEMPLATE_MEMORY_LIMIT_MB = env.int("TEMPLATE_MEMORY_LIMIT_MB", default=64)
+TEMPLATE_CPU_SECONDS = env.int("TEMPLATE_CPU_SECONDS", default=2)
+TEMPLATE_TIMEOUT_SECONDS = env.float("TEMPLATE_TIMEOUT_SECONDS", default=5.0)
+TEMPLATE_RENDERER_PROCESSES = env.int("TEMPLATE_RENDERER_PROCESSES", default=2)
 # llm steps: an OpenAI-compatible Chat Completions endpoint chosen by the operator (not SSRF-guarded).
 LLM_API_BASE_URL = env.str("LLM_API_BASE_URL", default="https://api.openai.com/v1")
 LLM_API_KEY = secret("LLM_API_KEY")

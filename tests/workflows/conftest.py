@@ -33,7 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         server: LocalServer = self.server.owner
         count = server.hit(path)
-        if path.startswith("/block/") and count == 1:
+        if (path.startswith("/block/") and count == 1) or path.startswith("/hang/"):
             server.entered.set()
             server.release.wait(timeout=60)
         payload = {"path": path, "count": count}
@@ -59,7 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LocalServer:
-    """127.0.0.1 on a free port. /hit/<x> answers at once; the first call to /block/<x> waits for `release`."""
+    """127.0.0.1 on a free port. /hit/<x> answers at once; the first call to /block/<x>, and every call to
+    /hang/<x>, waits for `release`."""
 
     def __init__(self):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)

@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import WorkflowFactory
@@ -413,3 +414,122 @@ def test_step_threads_carry_the_log_context(monkeypatch):
     with log_context.bound(request_id="req-123"):
         run(execution)
     assert seen.get("request_id") == "req-123"
+
+
+# -- executions that could stay running forever (issue 12) ------------------------------------------------------
+
+
+def test_recursive_macro_fails_the_step_and_the_execution():
+    macro = "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}"
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": macro}})))
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error.startswith("step 'a' failed: steps.a.config.value: template recursed too deeply")
+    assert step_runs(execution)["a"].status == StepStatus.FAILED
+
+
+def test_unexpected_exception_while_preparing_fails_the_step_with_one_line_logged_once(monkeypatch, caplog):
+    def render_that_recurses(*args, **kwargs):  # stands in for any bug below the runner while it prepares a step
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(runner, "render", render_that_recurses)
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": "{{ 1 }}"}})))
+    assert execution.status == ExecutionStatus.FAILED
+    record = step_runs(execution)["a"]
+    assert (record.status, record.error) == (
+        StepStatus.FAILED,
+        "unexpected error while preparing the step (RecursionError)",
+    )
+    assert "Traceback" not in execution.error
+    errors = [entry for entry in caplog.records if entry.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "RecursionError: maximum recursion depth exceeded" in errors[0].exc_text  # the traceback (redacted)
+
+
+def test_unexpected_exception_while_rendering_the_output_fails_the_execution(monkeypatch, caplog):
+    calls = []
+
+    def render_that_fails_the_second_time(value, context, **kwargs):  # the step renders, the output does not
+        calls.append(value)
+        if len(calls) > 1:
+            raise RecursionError("maximum recursion depth exceeded")
+        return value
+
+    monkeypatch.setattr(runner, "render", render_that_fails_the_second_time)
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}, output="{{ 1 }}")))
+    assert (execution.status, execution.error) == (
+        ExecutionStatus.FAILED,
+        "output: unexpected error while rendering the output (RecursionError)",
+    )
+    [error] = [entry for entry in caplog.records if entry.levelname == "ERROR"]
+    assert "RecursionError" in error.exc_text
+
+
+def stale_execution(definition, **fields) -> Execution:
+    return make_execution(
+        definition,
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        runner_id="dead-worker",
+        **fields,
+    )
+
+
+def test_execution_claimed_the_maximum_times_without_progress_is_failed(scripted, settings):
+    settings.WORKFLOW_MAX_CLAIMS = 5
+    step = scripted()
+    execution = stale_execution(steps({"id": "a", "type": "scripted", "config": {}}), claims=5)
+    StepRun.objects.create(execution=execution, step_id="a", type="scripted", status=StepStatus.RUNNING, attempts=5)
+    execution = run(execution)
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error == (
+        "The execution was claimed 5 times without a step finishing (its runner stopped each time); "
+        "it was failed instead of being run again (WORKFLOW_MAX_CLAIMS=5)."
+    )
+    assert step.calls == []
+    record = step_runs(execution)["a"]
+    assert (record.status, record.error) == (StepStatus.FAILED, "not finished: the execution was claimed 5 times")
+
+
+def test_each_claim_without_progress_is_counted(scripted):
+    scripted([StepError("boom")])
+    execution = stale_execution(steps({"id": "a", "type": "scripted", "config": {}}), claims=2)
+    execution = run(execution)
+    assert execution.claims == 3
+
+
+def test_a_step_finished_since_the_last_claim_resets_the_count(scripted, settings):
+    settings.WORKFLOW_MAX_CLAIMS = 5
+    scripted()
+    execution = stale_execution(
+        steps({"id": "a", "type": "scripted", "config": {}}, {"id": "b", "type": "scripted", "config": {}}),
+        claims=5,
+        claims_progress=0,
+    )
+    StepRun.objects.create(execution=execution, step_id="a", type="scripted", status=StepStatus.COMPLETED, attempts=1)
+    execution = run(execution)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert (execution.claims, execution.claims_progress) == (1, 1)
+
+
+def test_first_claim_counts_without_reading_the_steps():
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+    with CaptureQueriesContext(connection) as queries:
+        run(execution)
+    assert execution.claims == 1
+    claim = [query["sql"] for query in queries.captured_queries if "workflows_steprun" in query["sql"]]
+    assert not any("COUNT(" in sql for sql in claim)
+
+
+def test_unexpected_exception_in_the_runner_fails_the_execution(monkeypatch, caplog):
+    def step_levels_with_a_bug(definition):  # stands in for a bug in the runner itself
+        raise ValueError("the definition has a dependency cycle")
+
+    monkeypatch.setattr(runner, "step_levels", step_levels_with_a_bug)
+    execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}})))
+    assert (execution.status, execution.error) == (
+        ExecutionStatus.FAILED,
+        "The execution failed: unexpected error while running it (ValueError).",
+    )
+    [error] = [entry for entry in caplog.records if entry.levelname == "ERROR"]
+    assert "ValueError" in error.exc_text

@@ -1,6 +1,11 @@
+import os
+import re
+import signal
+import time
+
 import pytest
 
-from workflows.templating import MAX_RENDERED_CHARS, TemplateRenderError, render, syntax_errors
+from workflows.templating import MAX_RENDERED_CHARS, TemplateRenderError, isolation, render, syntax_errors
 
 CONTEXT = {
     "input": {"name": "Ann", "count": 3, "tags": ["a", "b"], "profile": {"city": "Oslo"}, "flag": True},
@@ -99,3 +104,164 @@ def test_syntax_errors_are_keyed_by_json_path():
 
 def test_valid_templates_have_no_syntax_errors():
     assert syntax_errors({"a": "{{ input.name | upper }}", "b": [1, "x"]}, "output") == {}
+
+
+# -- resource limits (issue 12): the reported payloads, the caps, and the renderer process's rlimits -------------
+
+
+# The payloads of the security review: each allocated hundreds of MiB or ran for seconds in the worker itself.
+ISSUE_PAYLOADS = [
+    ("{{ (''|center(200000000))|length }}", r"center\(\): width 200000000 is over the limit of 10000"),
+    ("{{ (['a'*1000000]*200)|join }}", r"join\(\) would build 200000000 characters, over the limit of 1000000"),
+    ("{{ ((10**1000)**1000)**12 > 1 }}", r"power would make an integer of about \d+ bits, over the limit of 14000"),
+    ("{{ ''|center(10**10) }}", r"center\(\): width 10000000000 is over the limit of 10000"),
+]
+
+
+@pytest.fixture
+def template_limits(settings):
+    """Set TEMPLATE_* settings for this test: the renderers are restarted with them, and again afterwards."""
+
+    def apply(**limits):
+        for name, value in limits.items():
+            setattr(settings, name, value)
+        isolation.reset()
+
+    yield apply
+    isolation.reset()
+
+
+def renderer_pid() -> int:
+    render("{{ 1 }}", CONTEXT)
+    return isolation.pool().pids()[0]
+
+
+@pytest.mark.parametrize(("template", "message"), ISSUE_PAYLOADS)
+def test_reported_payload_fails_with_a_clear_error_within_a_second(template, message):
+    renderer_pid()  # started beforehand: the figure is the render's, not a process start's
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=f"^refused by the template sandbox: {message}"):
+        render(template, CONTEXT)
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(("template", "message"), ISSUE_PAYLOADS)
+def test_reported_payload_is_refused_when_the_definition_is_saved(template, message):
+    errors = syntax_errors({"value": template}, "config")
+    assert list(errors) == ["config.value"]
+    assert re.fullmatch(f"refused by the template sandbox: {message}", errors["config.value"][0])
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'x'.ljust(10**9) }}", r"ljust\(\): width 1000000000 is over the limit"),
+        ("{{ 'x'.zfill(10**9) }}", r"zfill\(\): width 1000000000 is over the limit"),
+        ("{{ 'a'|indent(10**6) }}", r"indent\(\): width 1000000 is over the limit"),
+        ("{{ ((input.name ~ '\n') * 100000)|indent(100) }}", r"indent\(\) would build \d+ characters"),
+        ("{{ '%*s' % (10**9, 'x') }}", r"format: '\*' widths are not allowed"),
+        ("{{ '%.900000000f' % 1.5 }}", r"format: width 900000000 is over the limit"),
+        ("{{ '{:>900000000}'.format(1) }}", r"format: width 900000000 is over the limit"),
+        ("{{ '%1000000s'|format('x') }}", r"format: width 1000000 is over the limit"),
+        ("{{ 'ab'.replace('', 'x' * 900000) }}", r"replace\(\) would build \d+ characters"),
+        ("{{ ('a' * 900000)|replace('a', 'bb') }}", r"replace\(\) would build 1800000 characters"),
+        ("{{ ','.join(['a' * 600000, 'b' * 600000]) }}", r"join\(\) would build 1200001 characters"),
+        ("{{ ('a' * 600000) ~ ('b' * 600000) }}", r"~ concatenation would build 1200000 characters"),
+        ("{{ ('a' * 600000) + ('b' * 600000) }}", r"concatenation would build 1200000 characters"),
+        ("{{ [1] * 2000000 }}", r"repetition would exceed 1000000 items"),
+        ("{{ 2 ** 100000 }}", r"exponent larger than 1000"),
+        ("{{ (7 ** 1000) * (7 ** 1000) * (7 ** 1000) * (7 ** 1000) * (7 ** 1000) }}", r"multiplication would make"),
+        ("{{ [1, 2]|batch(10**9, 0)|list }}", r"batch\(\): count 1000000000 is over the limit"),
+        ("{{ [1, 2]|slice(10**9)|list }}", r"slice\(\): count 1000000000 is over the limit"),
+        ("{{ {'a': 1}|tojson(indent=10**9) }}", r"tojson\(\): width 1000000000 is over the limit"),
+    ],
+)
+def test_filters_methods_and_operators_are_capped(template, message):
+    with pytest.raises(TemplateRenderError, match=message):
+        render(template, CONTEXT)
+
+
+def test_globals_are_allow_listed():
+    with pytest.raises(TemplateRenderError, match="lipsum is undefined"):
+        render("{{ lipsum(10**9) }}", CONTEXT)
+
+
+def test_templates_within_the_caps_still_render():
+    template = "{{ (input.name|center(9)) ~ '|' ~ ('ab' * 3) ~ '|' ~ (2 ** 10) ~ '|' ~ (['x', 'y']|join('-')) }}"
+    assert render(template, CONTEXT) == "   Ann   |ababab|1024|x-y"
+
+
+def test_recursive_macro_fails_with_a_clear_error():
+    with pytest.raises(TemplateRenderError, match=r"^config\.value: template recursed too deeply in '\{% macro"):
+        render({"value": "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}"}, CONTEXT, path="config")
+
+
+def test_memory_beyond_the_limit_fails_the_render_and_the_next_render_works(template_limits):
+    template_limits(TEMPLATE_MEMORY_LIMIT_MB=32)
+    # Each item is within the caps (1 MB); the list grows until RLIMIT_AS stops the renderer.
+    hog = "{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set _ = ns.x.append('a' * 1000000) %}{% endfor %}"
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"^template exceeded the memory limit \(32 MiB\)$"):
+        render(hog, CONTEXT)
+    assert time.monotonic() - started < 10
+    assert render("{{ input.name }}", CONTEXT) == "Ann"
+
+
+def test_cpu_beyond_the_limit_kills_the_renderer(template_limits):
+    template_limits(TEMPLATE_CPU_SECONDS=1, TEMPLATE_TIMEOUT_SECONDS=60)
+    renderer_pid()
+    spin = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateRenderError, match=r"^template exceeded the CPU time limit \(1 s\)$"):
+        render(spin, CONTEXT)
+    assert render("{{ input.count }}", CONTEXT) == 3
+
+
+def test_cooperative_deadline_stops_a_long_render(template_limits):
+    template_limits(TEMPLATE_CPU_SECONDS=60, TEMPLATE_TIMEOUT_SECONDS=1)
+    spin = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateRenderError, match=r"^template took longer than 1 seconds to render$"):
+        render(spin, CONTEXT)
+
+
+def test_a_renderer_that_does_not_answer_is_killed_at_the_wall_clock_limit(template_limits):
+    template_limits(TEMPLATE_TIMEOUT_SECONDS=1)
+    pid = renderer_pid()
+    os.kill(pid, signal.SIGSTOP)  # stands in for a render stuck in C code, where no hook can see the deadline
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"^template took longer than 1 seconds to render$"):
+        render("{{ input.name }}", CONTEXT)
+    assert time.monotonic() - started < 5
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+    assert render("{{ input.name }}", CONTEXT) == "Ann"
+
+
+def test_on_wait_is_called_while_a_render_runs(template_limits):
+    template_limits(TEMPLATE_CPU_SECONDS=60, TEMPLATE_TIMEOUT_SECONDS=2)
+    calls = []
+    spin = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateRenderError, match="longer than 2 seconds"):
+        render(spin, CONTEXT, on_wait=lambda: calls.append(time.monotonic()))
+    assert len(calls) >= 4  # about every quarter of a second
+
+
+def test_renderer_process_environment_holds_no_secrets():
+    with open(f"/proc/{renderer_pid()}/environ", "rb") as environ:
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ.read().split(b"\0") if entry}
+    assert names <= {"PATH", "PYTHONPATH", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE"}
+    assert "DATABASE_URL" in os.environ  # what it would otherwise have inherited
+
+
+def test_renderer_process_cannot_start_processes_or_open_files():
+    with open(f"/proc/{renderer_pid()}/limits") as limits:
+        rows = {line[:26].strip(): line[26:].split() for line in limits.read().splitlines()[1:]}
+    assert rows["Max processes"][:2] == ["0", "0"]
+    assert int(rows["Max open files"][0]) < 10
+    assert rows["Max address space"][0] != "unlimited"
+
+
+def test_this_process_never_compiles_a_template():
+    from workflows.templating.sandbox import compile_template
+
+    with pytest.raises(RuntimeError, match="only in a renderer process"):
+        compile_template("{{ 1 }}")

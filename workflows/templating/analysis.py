@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateSyntaxError, nodes
 
-from workflows.templating.sandbox import ENV, compile_template, is_template, join_path, parse
+from workflows.templating import isolation
+from workflows.templating.sandbox import ENV, is_template, join_path, parse
 
 
 def _walk_strings(value, path: str):
@@ -23,15 +24,13 @@ def _walk_strings(value, path: str):
 
 
 def syntax_errors(value, path: str) -> dict[str, list[str]]:
-    """Template syntax problems in every string inside ``value``, keyed by JSON path."""
+    """Template problems in every string inside ``value``, keyed by JSON path: syntax errors, and constant parts
+    over a limit (``''|center(10**10)``). Checked in a renderer process, under its limits (templating.isolation)."""
+    templates = [(string_path, source) for string_path, source in _walk_strings(value, path) if is_template(source)]
     errors: dict[str, list[str]] = {}
-    for string_path, source in _walk_strings(value, path):
-        if not is_template(source):
-            continue
-        try:
-            compile_template(source)
-        except TemplateSyntaxError as exc:
-            errors.setdefault(string_path, []).append(f"template syntax error: {exc.message} (line {exc.lineno})")
+    for (string_path, _), message in zip(templates, isolation.check([source for _, source in templates]), strict=True):
+        if message is not None:
+            errors.setdefault(string_path, []).append(message)
     return errors
 
 

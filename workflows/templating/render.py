@@ -5,15 +5,16 @@ import json
 import math
 import time
 import types
+from collections.abc import Callable
 
 from jinja2 import TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import Undefined
 
+from workflows.templating import isolation
 from workflows.templating.sandbox import (
     ENV,
     IDENTIFIER,
-    MAX_RENDER_SECONDS,
     MAX_RENDERED_CHARS,
     TemplateRenderError,
     compile_template,
@@ -122,6 +123,8 @@ def _render_string(source: str, context: dict, path: str):
         missing = _first_missing(compiled.ast, context)
         detail = f"{missing} is undefined" if missing else f"undefined value ({exc.message})"
         raise TemplateRenderError(f"{where}{detail} in {_snippet(source)!r}") from None
+    except RecursionError:
+        raise TemplateRenderError(f"{where}template recursed too deeply in {_snippet(source)!r}") from None
     except SecurityError as exc:
         raise TemplateRenderError(f"{where}refused by the template sandbox: {exc} in {_snippet(source)!r}") from None
     except TemplateError as exc:
@@ -143,14 +146,34 @@ def _render(value, context: dict, path: str):
     return value
 
 
-def render(value, context: dict, *, path: str = ""):
+def _has_template(value) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, dict):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_template(item) for item in value)
+    return False
+
+
+def render(value, context: dict, *, path: str = "", on_wait: Callable[[], object] | None = None):
     """Render every string inside ``value`` (dicts and lists recursively) against ``context``.
 
-    Raises TemplateRenderError; ``path`` (optional) prefixes its message with where the template sits.
+    Raises TemplateRenderError; ``path`` (optional) prefixes its message with where the template sits. The
+    templates are rendered in a renderer process under memory, CPU and time limits (templating.isolation);
+    ``on_wait`` (optional) is called about every quarter of a second while it works (the runner's heartbeat).
+    A value without templates is copied here.
     """
+    if not _has_template(value):
+        return _render(value, context, path)
+    return isolation.render(value, context, path=path, on_wait=on_wait)
+
+
+def render_in_process(value, context: dict, *, path: str = ""):
+    """``render`` in this very process, without its limits: only for the renderer process (templating.child)."""
     outer = render_deadline.deadline is None
     if outer:
-        render_deadline.deadline = time.monotonic() + MAX_RENDER_SECONDS
+        render_deadline.deadline = time.monotonic() + render_deadline.seconds
     try:
         return _render(value, context, path)
     finally:

@@ -11,16 +11,19 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from workflows.templating import limits
+
 CONTEXT_KEYS = ("input", "steps", "execution", "project")
-# Caps against template bombs ({{ 'a' * 10**10 }}, loops that print megabytes, endless nested loops).
-MAX_RENDERED_CHARS = 1_000_000
+# Caps against template bombs ({{ 'a' * 10**10 }}, loops that print megabytes, endless nested loops); the caps of
+# filters and operators are in workflows.templating.limits.
+MAX_RENDERED_CHARS = limits.MAX_RENDERED_CHARS
 MAX_RANGE = 10_000
-MAX_RENDER_SECONDS = 5.0
-_MAX_POWER_EXPONENT = 1_000
+MAX_RENDER_SECONDS = 5.0  # the default; the renderer process uses settings.TEMPLATE_TIMEOUT_SECONDS
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -41,10 +44,11 @@ class _Deadline(threading.local):
     """Per-render wall-clock budget (per thread), checked by the sandbox hooks that templates go through."""
 
     deadline: float | None = None
+    seconds: float = MAX_RENDER_SECONDS
 
     def check(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TemplateRenderError(f"template took longer than {MAX_RENDER_SECONDS:g} seconds to render")
+            raise TemplateRenderError(f"template took longer than {self.seconds:g} seconds to render")
 
 
 render_deadline = _Deadline()
@@ -59,25 +63,31 @@ def _bounded_range(*args):
         yield item
 
 
-def _size(value) -> int | None:
-    return len(value) if isinstance(value, str | list | tuple) else None
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, except that ``a ~ b`` goes through the sandbox's capped ``concat``."""
+
+    def visit_Concat(self, node: nodes.Concat, frame) -> None:
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class _WorkflowSandbox(SandboxedEnvironment):
-    """The sandbox, plus limits on the operators that can allocate without bound."""
+    """The sandbox, plus limits on the operators, methods and concatenations that can allocate without bound."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context, operator, left, right):
         render_deadline.check()
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                length = _size(sequence)
-                if length is not None and isinstance(count, int) and length * count > MAX_RENDERED_CHARS:
-                    raise SecurityError(f"repetition would exceed {MAX_RENDERED_CHARS} items")
-        if operator == "**" and isinstance(right, int | float) and abs(right) > _MAX_POWER_EXPONENT:
-            raise SecurityError(f"exponent larger than {_MAX_POWER_EXPONENT}")
+        limits.check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
+
+    def concat(self, values):
+        render_deadline.check()
+        return limits.concat(values)
 
     def getattr(self, obj, attribute):
         render_deadline.check()
@@ -89,17 +99,33 @@ class _WorkflowSandbox(SandboxedEnvironment):
 
     def call(self, __context, __obj, *args, **kwargs):
         render_deadline.check()
-        return super().call(__context, __obj, *args, **kwargs)
+        limits.check_string_method(__obj, args, kwargs)
+        return limits.check_result("call", super().call(__context, __obj, *args, **kwargs))
+
+
+# Globals templates may call: Jinja's, minus lipsum (its arguments are unbounded), with a bounded range.
+_ALLOWED_GLOBALS = ("dict", "namespace", "cycler", "joiner")
 
 
 def _make_environment() -> SandboxedEnvironment:
-    env = _WorkflowSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["tojson"] = _tojson
-    env.globals["range"] = _bounded_range
+    # optimized=False: Jinja's optimizer folds constant expressions at compile time, through the filters and
+    # ``~`` without any of the checks here (``{{ ''|center(10**10) }}`` would run while compiling).
+    env = _WorkflowSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False)
+    env.filters = limits.allowed_filters(_tojson)
+    env.globals = {name: env.globals[name] for name in _ALLOWED_GLOBALS} | {"range": _bounded_range}
     return env
 
 
 ENV = _make_environment()
+
+
+class _RendererProcess:
+    """Whether this process is a renderer (workflows.templating.child): the only place templates are compiled."""
+
+    active = False
+
+
+renderer_process = _RendererProcess()
 
 
 def is_template(value) -> bool:
@@ -119,8 +145,11 @@ def join_path(path: str, key) -> str:
 
 @lru_cache(maxsize=1024)
 def parse(source: str) -> nodes.Template:
-    """The template's syntax tree (cached); raises TemplateSyntaxError."""
-    return ENV.parse(source)
+    """The template's syntax tree (cached); raises TemplateSyntaxError (also for a template nested too deeply)."""
+    try:
+        return ENV.parse(source)
+    except RecursionError:
+        raise TemplateSyntaxError("the template is nested too deeply", 1) from None
 
 
 def _single_expression(ast: nodes.Template) -> nodes.Expr | None:
@@ -142,7 +171,9 @@ class Compiled:
 
 @lru_cache(maxsize=1024)
 def compile_template(source: str) -> Compiled:
-    """The source compiled in the sandbox (cached); raises TemplateSyntaxError."""
+    """The source compiled in the sandbox (cached); raises TemplateSyntaxError. Only in a renderer process."""
+    if not renderer_process.active:
+        raise RuntimeError("templates are compiled and rendered only in a renderer process (templating.isolation)")
     ast = parse(source.strip())
     expr = _single_expression(ast)
     if expr is not None:

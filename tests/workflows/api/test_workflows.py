@@ -101,6 +101,28 @@ def test_template_syntax_error_is_400_at_its_path(project_with_roles):
     assert "definition.output.broken" in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ (''|center(200000000))|length }}",
+        "{{ (['a'*1000000]*200)|join }}",
+        "{{ ((10**1000)**1000)**12 > 1 }}",
+        "{{ ''|center(10**10) }}",
+    ],
+)
+def test_template_whose_constant_part_breaks_a_limit_is_400_at_save(project_with_roles, template):
+    project, users = project_with_roles
+    definition = transform_definition()
+    definition["output"] = {"bomb": template}
+    response = create(client_for(users["editor"]), project, definition=definition)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    [message] = response.json()["errors"]["definition.output.bomb"]
+    assert message.startswith("refused by the template sandbox: ")
+    assert "over the limit of" in message
+    assert not Workflow.objects.filter(project=project).exists()
+
+
 def test_members_list_only_their_projects_workflows(project_with_roles):
     project, users = project_with_roles
     mine = WorkflowFactory(project=project)
