@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from projects.models import Membership, Project, Role
+from projects.models import Invitation, InvitationStatus, Membership, Project, Role
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -47,3 +47,26 @@ class MembershipInputSerializer(serializers.Serializer):
 
 class MembershipUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class InvitationOutputSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=InvitationStatus.choices, source="current_status", read_only=True)
+    invited_by = serializers.UUIDField(source="invited_by_id", read_only=True, allow_null=True)
+    mailed = serializers.SerializerMethodField(help_text="Whether the mail has gone out.")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by", "mailed", "expires_at", "accepted_at", "created_at"]
+        read_only_fields = fields
+
+    def get_mailed(self, invitation: Invitation) -> bool:
+        return invitation.mailed_at is not None
+
+
+class InvitationAcceptInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token of the invitation mail.")
