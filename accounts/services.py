@@ -15,8 +15,7 @@ from audit import recording as audit
 from audit.context import Actor
 from audit.models import Category
 from audit.retention import LOGIN_FAILED
-from common import metrics
-from common import mail
+from common import mail, metrics
 from common.errors import AuthenticationFailed, Conflict, Gone, Invalid
 from common.services import model_update
 
@@ -24,9 +23,9 @@ INVALID_CREDENTIALS = "The email or password is incorrect."
 REFRESH_REFUSED = "The refresh token is invalid, expired or already used."
 VERIFICATION_TASK = "accounts.send_verification_email"
 EMAIL_VERIFIED = "auth.email.verified"
-TOKEN_INVALID = "This verification token is not valid; ask for a new one."
-TOKEN_EXPIRED = "This verification token has expired; ask for a new one."
-TOKEN_USED = "This email address is already verified; the token cannot be used again."
+TOKEN_INVALID = "This verification token is not valid; ask for a new one."  # noqa: S105 - a message, not a password
+TOKEN_EXPIRED = "This verification token has expired; ask for a new one."  # noqa: S105 - a message, not a password
+TOKEN_USED = "This email address is already verified; the token cannot be used again."  # noqa: S105 - a message, not a password
 
 
 def token_pair_for(user: User) -> dict:
@@ -82,7 +81,7 @@ def email_verification_send(*, user_id) -> bool:
         "Hello,\n\n"
         "Please confirm that this is your email address by opening this link:\n\n"
         f"{mail.link('/verify-email', token)}\n\n"
-        f"or by sending this token to POST /api/v1/auth/verify-email/ as {{\"token\": \"...\"}}:\n\n{token}\n\n"
+        f'or by sending this token to POST /api/v1/auth/verify-email/ as {{"token": "..."}}:\n\n{token}\n\n'
         f"The link is valid for {hours} hours. If you did not create an account, ignore this mail.\n"
     )
     mail.send(to=user.email, subject="Confirm your email address", body=body, kind="email_verification")

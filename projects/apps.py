@@ -27,7 +27,16 @@ class ProjectsConfig(AppConfig):
         track(
             self.get_model("Invitation"),
             pseudonymous=True,
-            include_fields=["project", "email", "role", "status", "invited_by", "mailed_at", "accepted_by", "revoked_at"],
+            include_fields=[
+                "project",
+                "email",
+                "role",
+                "status",
+                "invited_by",
+                "mailed_at",
+                "accepted_by",
+                "revoked_at",
+            ],
             mask_fields=["email"],
         )
         retention.register("invitations", "invitations", invitations_purge)

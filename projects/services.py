@@ -31,7 +31,7 @@ INVITATION_TASK = "projects.send_invitation"
 INVITATION_CREATED = "invitation.created"
 INVITATION_REVOKED = "invitation.revoked"
 INVITATION_ACCEPTED = "invitation.accepted"
-TOKEN_PREFIX = "inv_"
+TOKEN_PREFIX = "inv_"  # noqa: S105 - a prefix, not a password
 # The same answer for a token nobody issued and one issued to another address: no existence leak.
 NO_SUCH_INVITATION = "No invitation matches this token for your account."
 NOT_VERIFIED = "Verify your email address before accepting invitations (POST /api/v1/auth/verify-email/resend/)."
@@ -166,7 +166,9 @@ def invitation_revoke(*, invitation: Invitation, role: str, actor: User) -> Invi
     if invitation.role == Role.OWNER:
         require_role(role, Role.OWNER, "revoke an owner invitation")
     if invitation.status != InvitationStatus.PENDING:
-        raise Conflict(f"This invitation is {invitation.status}; only a pending one can be revoked.", code="not_pending")
+        raise Conflict(
+            f"This invitation is {invitation.status}; only a pending one can be revoked.", code="not_pending"
+        )
     invitation.status = InvitationStatus.REVOKED
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["status", "revoked_at", "updated_at"])
@@ -199,10 +201,10 @@ def invitation_send(*, invitation_id) -> bool:
     inviter = invitation.invited_by.full_name or invitation.invited_by.email if invitation.invited_by else "Someone"
     body = (
         "Hello,\n\n"
-        f"{inviter} invited you to the project \"{invitation.project.name}\" as {invitation.role}.\n\n"
+        f'{inviter} invited you to the project "{invitation.project.name}" as {invitation.role}.\n\n'
         "To accept, sign in with this email address (verified) and open this link:\n\n"
         f"{mail.link('/invitations/accept', token)}\n\n"
-        f"or send this token to POST /api/v1/invitations/accept/ as {{\"token\": \"...\"}}:\n\n{token}\n\n"
+        f'or send this token to POST /api/v1/invitations/accept/ as {{"token": "..."}}:\n\n{token}\n\n'
         f"The invitation expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. If you did not expect it, ignore "
         "this mail.\n"
     )
@@ -236,7 +238,9 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         raise Gone("This invitation has expired; ask for a new one.", code="invitation_expired")
     if Membership.objects.filter(project=invitation.project, user=user).exists():
         raise Conflict("You are already a member of this project.", code="already_member")
-    membership = Membership(project=invitation.project, user=user, role=invitation.role, invited_by=invitation.invited_by)
+    membership = Membership(
+        project=invitation.project, user=user, role=invitation.role, invited_by=invitation.invited_by
+    )
     membership.full_clean()
     membership.save()
     invitation.status = InvitationStatus.ACCEPTED

@@ -6,9 +6,9 @@ from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
 from common.filters import CreatedRangeFilterSet
+from common.throttling import AuthThrottle, UserThrottle
 from projects import selectors, services
 from projects.api import serializers
-from common.throttling import AuthThrottle, UserThrottle
 from projects.models import Invitation, Membership, Project
 
 
