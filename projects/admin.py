@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from projects.models import Membership, Project
+from projects.models import Invitation, Membership, Project
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,3 +34,23 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "project", "invited_by")
     autocomplete_fields = ["user", "project"]
     readonly_fields = ("id", "created_at", "updated_at")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read only: invitations are made, revoked and accepted through the API's services (mail, audit, rules)."""
+
+    list_display = ("email", "project", "role", "status", "invited_by", "mailed_at", "expires_at", "created_at")
+    list_filter = ("status", "role", "created_at")
+    search_fields = ("email", "project__name", "project__slug")
+    list_select_related = ("project", "invited_by")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
