@@ -205,7 +205,7 @@ class InvitationAcceptApi(APIView):
     # The token is a secret to guess: the sign-in limit applies too.
     throttle_classes = [UserThrottle, AuthThrottle]
     resource = "invitation"
-    error_statuses = {"post": {409, 410}}
+    error_statuses = {"post": {404, 409, 410}}  # 404: no token/address match (no "{id}" in the path)
 
     @extend_schema(
         request=serializers.InvitationAcceptInputSerializer,

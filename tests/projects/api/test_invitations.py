@@ -252,3 +252,13 @@ def test_v2_wraps_the_invitation(project_with_roles):
 
 def test_accepting_needs_authentication(api_client):
     assert api_client.post(ACCEPT, {"token": "inv_x"}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_the_schema_documents_the_members_post_as_an_invitation(api_client, version):
+    schema = api_client.get(f"/api/v{version}/schema/?format=json").json()
+    post = schema["paths"][f"/api/v{version}/projects/{{project_pk}}/members/"]["post"]
+    assert "201" not in post["responses"]
+    assert {"202", "409"} <= set(post["responses"])
+    accept_op = schema["paths"][f"/api/v{version}/invitations/accept/"]["post"]
+    assert {"403", "404", "409", "410"} <= set(accept_op["responses"])
