@@ -23,15 +23,25 @@ class _UserChangeForm(UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = _UserChangeForm
     add_form = _UserCreationForm
-    list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login", "erased_at")
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_display = (
+        "email",
+        "full_name",
+        "email_verified_at",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+        "erased_at",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser", ("email_verified_at", admin.EmptyFieldListFilter))
     actions = ["erase_selected"]
     search_fields = ("email", "full_name")
     ordering = ("email",)
     readonly_fields = ("id", "date_joined", "last_login", "erased_at")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
-        ("Profile", {"fields": ("full_name",)}),
+        # An operator may mark an address verified that they checked otherwise (docs/operations.md).
+        ("Profile", {"fields": ("full_name", "email_verified_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login", "erased_at")}),
     )

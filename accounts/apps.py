@@ -16,7 +16,7 @@ class AccountsConfig(AppConfig):
         track(
             self.get_model("User"),
             pseudonymous=True,
-            include_fields=["email", "full_name", "is_active", "is_staff", "is_superuser"],
+            include_fields=["email", "full_name", "is_active", "is_staff", "is_superuser", "email_verified_at"],
             mask_fields=["email", "full_name"],
         )
         retention.register("exports", "exports", export.data_exports_purge)

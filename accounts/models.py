@@ -44,6 +44,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Set by the erasure (accounts.gdpr.erasure): the row stays as a pseudonym that other rows point to.
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the person proved they read mail at `email` (accounts.verification); invitations need it.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -56,6 +58,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def clean(self):
         super().clean()

@@ -1,23 +1,31 @@
-"""Account writes: registration, profile, password, and the JWT session lifecycle."""
+"""Account writes: registration, email verification, profile, password, and the JWT session lifecycle."""
 
+from celery import current_app
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from accounts import tokens
+from accounts import tokens, verification
 from accounts.models import User
 from audit import keys as audit_keys
 from audit import recording as audit
 from audit.context import Actor
 from audit.models import Category
 from audit.retention import LOGIN_FAILED
-from common import metrics
-from common.errors import AuthenticationFailed, Invalid
+from common import mail, metrics
+from common.errors import AuthenticationFailed, Conflict, Gone, Invalid
 from common.services import model_update
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
 REFRESH_REFUSED = "The refresh token is invalid, expired or already used."
+VERIFICATION_TASK = "accounts.send_verification_email"
+EMAIL_VERIFIED = "auth.email.verified"
+TOKEN_INVALID = "This verification token is not valid; ask for a new one."  # noqa: S105 - a message, not a password
+TOKEN_EXPIRED = "This verification token has expired; ask for a new one."  # noqa: S105 - a message, not a password
+TOKEN_USED = "This email address is already verified; the token cannot be used again."  # noqa: S105 - a message, not a password
 
 
 def token_pair_for(user: User) -> dict:
@@ -39,6 +47,66 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
     user.set_password(password)
     user.full_clean()
     user.save()
+    _queue_verification(user)
+    return user
+
+
+def _queue_verification(user: User) -> None:
+    # By id, after commit: the worker builds the token itself (none crosses the broker) and sees the row.
+    user_id = str(user.pk)
+    transaction.on_commit(
+        lambda: current_app.send_task(VERIFICATION_TASK, args=[user_id], queue=settings.WORKFLOW_EXECUTION_QUEUE)
+    )
+
+
+@transaction.atomic
+def email_verification_request(*, user: User) -> None:
+    """Mail a new verification link (resend); 409 when the address is already verified."""
+    if user.email_verified:
+        raise Conflict("This email address is already verified.", code="already_verified")
+    _queue_verification(user)
+    audit.record(Category.AUTH, "auth.email.verification_requested", resource_type="user", resource_id=user.pk)
+
+
+def email_verification_send(*, user_id) -> bool:
+    """The task's work: mail a fresh link to an active, unverified account; False when there is nothing to send.
+
+    Safe to run twice (a second run mails a second valid link; both stop working once one is used)."""
+    user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
+    if user is None:
+        return False
+    token = verification.make_token(user)
+    hours = settings.EMAIL_VERIFICATION_MAX_AGE_HOURS
+    body = (
+        "Hello,\n\n"
+        "Please confirm that this is your email address by opening this link:\n\n"
+        f"{mail.link('/verify-email', token)}\n\n"
+        f'or by sending this token to POST /api/v1/auth/verify-email/ as {{"token": "..."}}:\n\n{token}\n\n'
+        f"The link is valid for {hours} hours. If you did not create an account, ignore this mail.\n"
+    )
+    mail.send(to=user.email, subject="Confirm your email address", body=body, kind="email_verification")
+    return True
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> User:
+    """Mark the account the token was issued for as verified (400 invalid, 410 expired or already used)."""
+    try:
+        claim = verification.read(token)
+    except verification.TokenExpired as exc:
+        raise Gone(TOKEN_EXPIRED, code="token_expired") from exc
+    except verification.TokenInvalid as exc:
+        raise Invalid(TOKEN_INVALID, field="token") from exc
+    user = User.objects.select_for_update().filter(pk=claim.user_id, is_active=True).first()
+    if user is None:
+        raise Invalid(TOKEN_INVALID, field="token")
+    if user.email_verified:
+        raise Gone(TOKEN_USED, code="token_used")
+    if not verification.matches(claim, user):
+        raise Invalid(TOKEN_INVALID, field="token")
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    audit.record(Category.AUTH, EMAIL_VERIFIED, resource_type="user", resource_id=user.pk, actor=Actor.user(user.pk))
     return user
 
 

@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.core.management import call_command
 
+from accounts import services
 from accounts.gdpr import export
+from common.mail import MAIL_TASK_OPTIONS
 
 
 @shared_task(name="accounts.flush_expired_tokens", ignore_result=True)
@@ -16,3 +18,9 @@ def flush_expired_tokens() -> None:
 def build_export(export_id: str) -> None:
     """Build one requested data export (queued by accounts.gdpr.export.data_export_request)."""
     export.data_export_build(export_id=export_id)
+
+
+@shared_task(name=services.VERIFICATION_TASK, **MAIL_TASK_OPTIONS)
+def send_verification_email(user_id: str) -> None:
+    """Mail a verification link to one account (queued at registration and by resend); retried on SMTP errors."""
+    services.email_verification_send(user_id=user_id)

@@ -152,7 +152,14 @@ class Redactor:
 # --- the secrets this deployment knows ----------------------------------------------------------------------------
 
 # Settings whose values are secrets: any text containing one of the values has it replaced.
-SECRET_SETTINGS = ("SECRET_KEY", "LLM_API_KEY", "METRICS_TOKEN", "JWT_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY")
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "LLM_API_KEY",
+    "METRICS_TOKEN",
+    "JWT_SIGNING_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "EMAIL_HOST_PASSWORD",
+)
 # Shorter configured values would redact ordinary words; real secrets are long.
 _MIN_CONFIGURED_LENGTH = 8
 _configured: tuple[str, ...] | None = None

@@ -32,3 +32,9 @@ class AuthThrottle(_SettingsRateMixin, throttling.SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class EmailThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
+    """Mails a person may ask for (verification resend), per user: each one lands in someone's inbox."""
+
+    scope = "email"

@@ -9,6 +9,7 @@ from common.views import api_not_found
 urlpatterns = [
     path("auth/", include("accounts.api.urls")),
     path("projects/", include("projects.api.urls")),
+    path("invitations/", include("projects.api.invitation_urls")),
     path("", include("workflows.api.urls")),
     path("audit/", include("audit.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

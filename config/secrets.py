@@ -31,6 +31,7 @@ NAMES = (
     "METRICS_TOKEN",
     "AUDIT_HMAC_KEY",
     "SECRETS_ENCRYPTION_KEY",
+    "EMAIL_URL",
 )
 VAULT, ENV = "vault", "env"
 

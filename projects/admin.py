@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from projects import services
-from projects.models import Membership, Project, ProjectSecret
+from projects.models import Invitation, Membership, Project, ProjectSecret
 from projects.permissions import OPERATOR
 
 
@@ -66,3 +66,23 @@ class ProjectSecretAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for secret in queryset:
             services.project_secret_delete(secret=secret, role=OPERATOR, actor=request.user)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read only: invitations are made, revoked and accepted through the API's services (mail, audit, rules)."""
+
+    list_display = ("email", "project", "role", "status", "invited_by", "mailed_at", "expires_at", "created_at")
+    list_filter = ("status", "role", "created_at")
+    search_fields = ("email", "project__name", "project__slug")
+    list_select_related = ("project", "invited_by")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

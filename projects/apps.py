@@ -8,10 +8,12 @@ class ProjectsConfig(AppConfig):
 
     def ready(self):
         from accounts.gdpr import registry as gdpr
+        from audit import retention
         from audit.registry import track
         from audit.selectors import register_scope
         from projects import gdpr as parts
         from projects.selectors import audit_scope
+        from projects.services import invitations_purge
 
         # Free-text descriptions are where people type personal data (an email, a name): the history records that
         # one changed, not its text, so that an erasure leaves nothing of the person in the append-only history.
@@ -29,9 +31,27 @@ class ProjectsConfig(AppConfig):
             include_fields=["project", "name", "description", "created_by"],
             mask_fields=["description"],
         )
+        # The token's hash never enters the history; the invited address is masked (personal data).
+        track(
+            self.get_model("Invitation"),
+            pseudonymous=True,
+            include_fields=[
+                "project",
+                "email",
+                "role",
+                "status",
+                "invited_by",
+                "mailed_at",
+                "accepted_by",
+                "revoked_at",
+            ],
+            mask_fields=["email"],
+        )
+        retention.register("invitations", "invitations", invitations_purge)
         # A project's owners and admins read its audit events.
         register_scope(audit_scope)
         # A person's export and erasure (accounts.gdpr cannot import this app).
         gdpr.register("memberships", export=parts.memberships_export)
         gdpr.register("projects", export=parts.projects_export, erase=parts.projects_erase)
         gdpr.register("project_secrets", export=parts.project_secrets_export)
+        gdpr.register("invitations", export=parts.invitations_export, erase=parts.invitations_erase)

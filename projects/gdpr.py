@@ -1,6 +1,10 @@
 """The projects app's part of a person's export and erasure (registered with accounts.gdpr from ready()).
 
 Export: the person's memberships, and the projects they created with their members as user ids only.
+Invitations: those addressed to the person's email, only once the account has proven the address (verified: an
+unverified account may be someone else's squat on it, who must learn nothing of the invitation), and those the
+person sent, without the invitee's address (someone else's data). An erasure deletes the invitations addressed
+to a verified account's email; the ones the person sent stay for the project, pointing to the pseudonym.
 Erasure: a project the person is the only member of is deleted; in any other the person leaves, and when they
 were its last owner the longest-standing admin (else editor, else viewer) becomes owner, preferring people whose
 account is active. The handover is an audit event (and a history entry of the membership, through auditlog).
@@ -11,7 +15,7 @@ from django.db.models import Case, IntegerField, Value, When
 from accounts.models import User
 from audit import recording as audit
 from audit.models import Category
-from projects.models import Membership, Project, ProjectSecret, Role
+from projects.models import Invitation, Membership, Project, ProjectSecret, Role
 
 OWNERSHIP_TRANSFERRED = "gdpr.ownership_transferred"
 PROJECT_DELETED = "gdpr.project_deleted"
@@ -117,3 +121,46 @@ def project_secrets_export(user: User) -> list[dict]:
         }
         for s in secrets
     ]
+
+
+def invitations_export(user: User) -> dict:
+    """Invitations to the person's (verified) address, and those they sent (without the invitee's address)."""
+    received = Invitation.objects.none()
+    if user.email_verified:
+        received = Invitation.objects.filter(email__iexact=user.email).select_related("project")
+    sent = Invitation.objects.filter(invited_by=user).order_by("created_at")
+    return {
+        "received": [
+            {
+                "id": str(i.pk),
+                "project_id": str(i.project_id),
+                "project_name": i.project.name,
+                "email": i.email,
+                "role": i.role,
+                "status": i.current_status,
+                "invited_by_id": str(i.invited_by_id) if i.invited_by_id else None,
+                "created_at": _iso(i.created_at),
+                "expires_at": _iso(i.expires_at),
+                "accepted_at": _iso(i.accepted_at),
+            }
+            for i in received.order_by("created_at")
+        ],
+        "sent": [
+            {
+                "id": str(i.pk),
+                "project_id": str(i.project_id),
+                "role": i.role,
+                "status": i.current_status,
+                "created_at": _iso(i.created_at),
+            }
+            for i in sent
+        ],
+    }
+
+
+def invitations_erase(user: User) -> dict[str, int]:
+    """Delete the invitations addressed to the person's verified email (pending or not)."""
+    if not user.email_verified:
+        return {"invitations_deleted": 0}
+    deleted, _ = Invitation.objects.filter(email__iexact=user.email).delete()
+    return {"invitations_deleted": deleted}

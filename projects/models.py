@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from common.models import BaseModel
 
@@ -102,3 +103,57 @@ class ProjectSecret(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    # Stored when a new invitation replaces an expired one; a pending one past expires_at also shows as expired.
+    EXPIRED = "expired", "Expired"
+
+
+class Invitation(BaseModel):
+    """An offer of a role in a project to whoever proves they read mail at `email` (projects.invitations).
+
+    Only the SHA-256 of the mailed token is stored (`token_hash`, set when the mail goes out)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=models.Q(status="pending"),
+                name="unique_pending_invitation",
+            )
+        ]
+        indexes = [models.Index(fields=["email"], name="invitation_email")]
+
+    def get_additional_data(self) -> dict:
+        return {"project_id": str(self.project_id)}
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} ({self.current_status})"
+
+    @property
+    def current_status(self) -> str:
+        """The status as the API shows it: a pending invitation past its expires_at is expired."""
+        if self.status == InvitationStatus.PENDING and self.expires_at <= timezone.now():
+            return InvitationStatus.EXPIRED
+        return self.status

@@ -5,7 +5,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
-from projects.models import SECRET_NAME, Membership, Project, ProjectSecret, Role
+from projects.models import SECRET_NAME, Invitation, Membership, Project, ProjectSecret, Role
+from projects.permissions import require_role
 
 
 def hidden(model, object_id) -> None:
@@ -45,6 +46,19 @@ def membership_get(*, project: Project, membership_id) -> Membership:
     try:
         return membership_list(project=project).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError) as exc:
+        raise NotFound from exc
+
+
+def invitation_list(*, project: Project, role: str | None) -> QuerySet[Invitation]:
+    """The project's invitations, for its admins and owners (they hold addresses of people who are not members)."""
+    require_role(role, Role.ADMIN, "see the invitations")
+    return Invitation.objects.filter(project=project).select_related("invited_by")
+
+
+def invitation_get(*, project: Project, role: str | None, invitation_id) -> Invitation:
+    try:
+        return invitation_list(project=project, role=role).get(pk=invitation_id)
+    except (Invitation.DoesNotExist, ValueError) as exc:
         raise NotFound from exc
 
 

@@ -1,21 +1,52 @@
-"""Project writes: projects, their members and their secrets. Role rules are enforced here."""
+"""Project writes: projects, their members, invitations and secrets. Role rules are enforced here.
 
+Invitations (issue 12, "invitation hijack"): nobody becomes a member by owning an account with the right email.
+An admin invites an address; a mail carries a single-use token (`inv_` + 32 random bytes, URL-safe) of which only
+the SHA-256 is stored; whoever accepts it must be signed in with a verified account of that same address, within
+INVITATION_EXPIRY_DAYS. The token is made by the mail task itself, inside the transaction that stores its hash,
+so it never crosses the broker or a log: a failed send rolls the hash back and the retry makes a new token; a
+second delivery of the task finds the invitation already mailed and does nothing.
+"""
+
+import hashlib
 import logging
+import secrets
+from datetime import timedelta
 
-from django.db import transaction
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
 from audit import recording as audit
 from audit.models import Category
-from common import encryption
-from common.errors import Conflict, Invalid, NotFound, Unavailable
+from common import encryption, mail
+from common.errors import Conflict, Gone, Invalid, NotFound, PermissionDenied, Unavailable
 from common.services import model_update
-from projects.models import SECRET_VALUE_MAX_BYTES, SECRETS_PER_PROJECT, Membership, Project, ProjectSecret, Role
+from projects.models import (
+    SECRET_VALUE_MAX_BYTES,
+    SECRETS_PER_PROJECT,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Project,
+    ProjectSecret,
+    Role,
+)
 from projects.permissions import require_role
 
 logger = logging.getLogger("aiassistant.projects")
+
+INVITATION_TASK = "projects.send_invitation"
+INVITATION_CREATED = "invitation.created"
+INVITATION_REVOKED = "invitation.revoked"
+INVITATION_ACCEPTED = "invitation.accepted"
+TOKEN_PREFIX = "inv_"  # noqa: S105 - a prefix, not a password
+# The same answer for a token nobody issued and one issued to another address: no existence leak.
+NO_SUCH_INVITATION = "No invitation matches this token for your account."
+NOT_VERIFIED = "Verify your email address before accepting invitations (POST /api/v1/auth/verify-email/resend/)."
 
 
 def _unique_slug(base: str, *, exclude_id=None) -> str:
@@ -62,23 +93,6 @@ def project_delete(*, project: Project, role: str, actor: User) -> None:
 def _owner_count(project: Project) -> int:
     # Lock the owner rows so two concurrent demotions cannot both pass the last-owner check.
     return len(Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).values_list("pk"))
-
-
-@transaction.atomic
-def project_member_add(*, project: Project, role: str, email: str, new_role: str, actor: User) -> Membership:
-    """Add an existing user to the project (admins; only owners grant owner)."""
-    require_role(role, Role.ADMIN, "manage members")
-    if new_role == Role.OWNER:
-        require_role(role, Role.OWNER, "make someone an owner")
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
-    if user is None:
-        raise Invalid("No active user has this email address; they must register first.", field="email")
-    if Membership.objects.filter(project=project, user=user).exists():
-        raise Invalid("This user is already a member of the project.", field="email")
-    membership = Membership(project=project, user=user, role=new_role, invited_by=actor)
-    membership.full_clean()
-    membership.save()
-    return membership
 
 
 @transaction.atomic
@@ -252,3 +266,166 @@ def project_secrets_rewrap() -> dict[str, int]:
             detail={"backend": encryption.backend(), "completed": completed, **counts},
         )
     return counts
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an invitation token (a 256-bit random value needs no slow hash)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, project: Project, role: str, email: str, new_role: str, actor: User) -> Invitation:
+    """Invite an address to the project (admins; only owners invite owners); the mail goes out after commit."""
+    require_role(role, Role.ADMIN, "manage members")
+    if new_role == Role.OWNER:
+        require_role(role, Role.OWNER, "make someone an owner")
+    email = User.objects.normalize_email(email.strip()).lower()
+    if Membership.objects.filter(project=project, user__email__iexact=email).exists():
+        raise Invalid("This user is already a member of the project.", field="email")
+    pending = Invitation.objects.select_for_update().filter(
+        project=project, email=email, status=InvitationStatus.PENDING
+    )
+    for previous in pending:
+        if previous.current_status != InvitationStatus.EXPIRED:
+            raise Conflict(
+                "This address already has a pending invitation; revoke it to invite again.", code="already_invited"
+            )
+        previous.status = InvitationStatus.EXPIRED
+        previous.save(update_fields=["status", "updated_at"])
+    invitation = Invitation(
+        project=project,
+        email=email,
+        role=new_role,
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_EXPIRY_DAYS),
+    )
+    invitation.full_clean()
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as exc:  # a concurrent invitation of the same address won the race
+        raise Conflict("This address already has a pending invitation.", code="already_invited") from exc
+    audit.record(
+        Category.AUTH,
+        INVITATION_CREATED,
+        resource_type="invitation",
+        resource_id=invitation.pk,
+        project_id=project.pk,
+        detail={"role": new_role},
+    )
+    invitation_id = str(invitation.pk)
+    transaction.on_commit(
+        lambda: current_app.send_task(INVITATION_TASK, args=[invitation_id], queue=settings.WORKFLOW_EXECUTION_QUEUE)
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, role: str, actor: User) -> Invitation:
+    """Withdraw a pending invitation (admins; an owner invitation needs an owner); its token stops working."""
+    require_role(role, Role.ADMIN, "manage members")
+    if invitation.role == Role.OWNER:
+        require_role(role, Role.OWNER, "revoke an owner invitation")
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(
+            f"This invitation is {invitation.status}; only a pending one can be revoked.", code="not_pending"
+        )
+    invitation.status = InvitationStatus.REVOKED
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["status", "revoked_at", "updated_at"])
+    audit.record(
+        Category.AUTH,
+        INVITATION_REVOKED,
+        resource_type="invitation",
+        resource_id=invitation.pk,
+        project_id=invitation.project_id,
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_send(*, invitation_id) -> bool:
+    """The mail task's work: make the token, store its hash and mail it, in one transaction (see the module's
+    docstring); False when there is nothing to send (already mailed, no longer pending, gone)."""
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("project", "invited_by")
+        .filter(pk=invitation_id, status=InvitationStatus.PENDING, mailed_at__isnull=True)
+        .first()
+    )
+    if invitation is None or invitation.current_status != InvitationStatus.PENDING:
+        return False
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    invitation.token_hash = token_hash(token)
+    invitation.mailed_at = timezone.now()
+    invitation.save(update_fields=["token_hash", "mailed_at", "updated_at"])
+    inviter = invitation.invited_by.full_name or invitation.invited_by.email if invitation.invited_by else "Someone"
+    body = (
+        "Hello,\n\n"
+        f'{inviter} invited you to the project "{invitation.project.name}" as {invitation.role}.\n\n'
+        "To accept, sign in with this email address (verified) and open this link:\n\n"
+        f"{mail.link('/invitations/accept', token)}\n\n"
+        f'or send this token to POST /api/v1/invitations/accept/ as {{"token": "..."}}:\n\n{token}\n\n'
+        f"The invitation expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. If you did not expect it, ignore "
+        "this mail.\n"
+    )
+    # Sent inside the transaction: if it fails the hash is rolled back and the retry starts afresh.
+    mail.send(to=invitation.email, subject=f"Invitation to {invitation.project.name}", body=body, kind="invitation")
+    return True
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Join the project the token invites to, as the invitation's role, signed in with that verified address.
+
+    403 for an unverified account (before anything is looked up); the same 404 for a token nobody issued and one
+    issued to another address; 410 for a revoked, expired or already used invitation; 409 for a member."""
+    if not user.email_verified:
+        raise PermissionDenied(NOT_VERIFIED, code="email_not_verified")
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if invitation is None or invitation.email.lower() != user.email.lower():
+        raise NotFound(NO_SUCH_INVITATION, code="invitation_not_found")
+    current = invitation.current_status
+    if current == InvitationStatus.ACCEPTED:
+        raise Gone("This invitation has already been accepted.", code="invitation_used")
+    if current == InvitationStatus.REVOKED:
+        raise Gone("This invitation was revoked.", code="invitation_revoked")
+    if current == InvitationStatus.EXPIRED:
+        raise Gone("This invitation has expired; ask for a new one.", code="invitation_expired")
+    if Membership.objects.filter(project=invitation.project, user=user).exists():
+        raise Conflict("You are already a member of this project.", code="already_member")
+    membership = Membership(
+        project=invitation.project, user=user, role=invitation.role, invited_by=invitation.invited_by
+    )
+    membership.full_clean()
+    membership.save()
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_by = user
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["status", "accepted_by", "accepted_at", "updated_at"])
+    audit.record(
+        Category.AUTH,
+        INVITATION_ACCEPTED,
+        resource_type="invitation",
+        resource_id=invitation.pk,
+        project_id=invitation.project_id,
+        detail={"membership_id": str(membership.pk), "role": membership.role},
+    )
+    return membership
+
+
+def invitations_purge(cutoff, *, dry_run: bool, run_id) -> int:
+    """Retention ("invitations"): delete invitations that ended (accepted, revoked, expired) before `cutoff`."""
+    ended = Invitation.objects.filter(
+        models.Q(status=InvitationStatus.PENDING, expires_at__lt=cutoff)
+        | models.Q(status__in=(InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED))
+        & models.Q(updated_at__lt=cutoff)
+    )
+    if dry_run:
+        return ended.count()
+    return ended.delete()[0]

@@ -5,10 +5,18 @@ from accounts.models import DataExport, ExportStatus, User
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    email_verified = serializers.BooleanField(
+        read_only=True, help_text="Whether the person confirmed the address (needed to accept invitations)."
+    )
+
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "is_staff", "date_joined"]
+        fields = ["id", "email", "email_verified", "full_name", "is_staff", "date_joined"]
         read_only_fields = fields
+
+
+class VerifyEmailInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=500, help_text="The token of the verification mail.")
 
 
 class RegisterInputSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api import serializers
 from accounts.gdpr import erasure, export
-from common.throttling import AnonThrottle, AuthThrottle, UserThrottle
+from common.throttling import AnonThrottle, AuthThrottle, EmailThrottle, UserThrottle
 
 
 class PublicAuthApi(APIView):
@@ -77,6 +77,44 @@ class LogoutApi(PublicAuthApi):
         data.is_valid(raise_exception=True)
         services.token_revoke(refresh_token=data.validated_data["refresh_token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VerifyEmailApi(PublicAuthApi):
+    """The link of the verification mail: the token alone proves the mail was read (no sign-in needed)."""
+
+    throttle_classes = [AnonThrottle, AuthThrottle]
+    resource = "user"
+    error_statuses = {"post": {410}}
+
+    @extend_schema(
+        request=serializers.VerifyEmailInputSerializer,
+        responses={200: serializers.UserOutputSerializer},
+        tags=["auth"],
+        summary="Verify my email address",
+        description="400 for a token that is not genuine; 410 for an expired one, or one already used.",
+    )
+    def post(self, request):
+        data = serializers.VerifyEmailInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.email_verify(token=data.validated_data["token"])
+        return Response(serializers.UserOutputSerializer(user).data)
+
+
+class VerifyEmailResendApi(APIView):
+    throttle_classes = [UserThrottle, EmailThrottle]
+    resource = "user"
+    error_statuses = {"post": {409}}
+
+    @extend_schema(
+        request=None,
+        responses={202: None},
+        tags=["auth"],
+        summary="Send me a new verification mail",
+        description="409 when the address is already verified; throttled per user (THROTTLE_EMAIL).",
+    )
+    def post(self, request):
+        services.email_verification_request(user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class MeApi(APIView):

@@ -34,7 +34,7 @@ DATA_CLASSES: tuple[DataClass, ...] = (
         "account",
         "Account",
         ("accounts_user",),
-        "email, full name, password hash, sign-in and join dates",
+        "email, full name, password hash, sign-in and join dates, when the email was verified",
         "signing in; showing who is who to the members of the person's projects",
         CONTRACT,
         "the members of the person's projects (email and name); operators (admin)",
@@ -63,6 +63,18 @@ DATA_CLASSES: tuple[DataClass, ...] = (
         CONTRACT,
         "the members of the project",
         "while the membership exists; an erasure ends it",
+    ),
+    DataClass(
+        "invitations",
+        "Project invitations",
+        ("projects_invitation (email, invited_by, accepted_by)",),
+        "the invited email address (maybe of someone without an account), the role offered, who invited, when it "
+        "was mailed, accepted or revoked; a hash of the mailed token",
+        "letting the owner of an address join a project, and no one else",
+        LEGITIMATE_INTEREST,
+        "the admins and owners of the project; the mail provider (EMAIL_URL)",
+        "deleted {invitations} days after being accepted, revoked or expired; an erasure deletes those addressed "
+        "to the person's verified email",
     ),
     DataClass(
         "content",

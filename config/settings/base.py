@@ -197,6 +197,30 @@ else:
         "OPTIONS": {"location": EXPORTS_LOCAL_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
     }
 
+# --- Mail (docs/operations.md#mail): verification links and invitations, sent by Celery tasks ---------------------
+# EMAIL_URL in django-environ's form: smtp+tls://user:password@host:587, smtps://...:465, smtp://host:25, or
+# consolemail:// (the default: mails are printed by the worker, for a laptop). A secret (its password): Vault or env.
+EMAIL_URL = secret("EMAIL_URL", "consolemail://")
+_email = env.email_url_config(EMAIL_URL)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+# Seconds before a silent SMTP server counts as a failure (the task then retries); Django's default waits forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="AI Assistant <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The client application the links in mails open; the token travels in the fragment (#token=...), which browsers
+# never send to a server, so it reaches no access log and no Referer header.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:8000").rstrip("/")
+# Email verification links (accounts.verification: signed, nothing stored) are valid this long.
+EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("EMAIL_VERIFICATION_MAX_AGE_HOURS", default=72)
+# Project invitations (projects.invitations) expire after this many days.
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
+
 # Celery beat reads its schedule from the database (django-celery-beat), editable in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
@@ -227,6 +251,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "anon": env.str("THROTTLE_ANON", default="60/minute"),
         "user": env.str("THROTTLE_USER", default="1000/minute"),
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
+        # Verification mails asked for again, per user (each one is a mail to an address that may not be theirs).
+        "email": env.str("THROTTLE_EMAIL", default="3/hour"),
     },
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "common.openapi.ApiAutoSchema",
@@ -404,6 +430,8 @@ RETENTION_DAYS = {
     "audit_personal": env.int("RETENTION_AUDIT_PERSONAL_DAYS", default=90),
     "login_failures": env.int("RETENTION_LOGIN_FAILURES_DAYS", default=90),
     "exports": env.int("RETENTION_EXPORTS_DAYS", default=7),
+    # Invitations that were accepted, revoked or expired this many days ago are deleted (they hold an email).
+    "invitations": env.int("RETENTION_INVITATIONS_DAYS", default=30),
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from projects.models import SECRET_NAME_PATTERN, Membership, Project, ProjectSecret, Role
+from projects.models import SECRET_NAME_PATTERN, Invitation, InvitationStatus, Membership, Project, ProjectSecret, Role
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -80,3 +80,26 @@ class SecretInputSerializer(serializers.Serializer):
 class SecretReplaceSerializer(serializers.Serializer):
     value = SecretValueField(help_text="The new value (write-only).")
     description = serializers.CharField(required=False, allow_blank=True)
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class InvitationOutputSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=InvitationStatus.choices, source="current_status", read_only=True)
+    invited_by = serializers.UUIDField(source="invited_by_id", read_only=True, allow_null=True)
+    mailed = serializers.SerializerMethodField(help_text="Whether the mail has gone out.")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by", "mailed", "expires_at", "accepted_at", "created_at"]
+        read_only_fields = fields
+
+    def get_mailed(self, invitation: Invitation) -> bool:
+        return invitation.mailed_at is not None
+
+
+class InvitationAcceptInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token of the invitation mail.")

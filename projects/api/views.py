@@ -2,12 +2,14 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
 from common.filters import CreatedRangeFilterSet
+from common.throttling import AuthThrottle, UserThrottle
 from projects import selectors, services
 from projects.api import serializers
-from projects.models import Membership, Project, ProjectSecret
+from projects.models import Invitation, Membership, Project, ProjectSecret
 
 
 class ProjectFilter(CreatedRangeFilterSet):
@@ -74,7 +76,13 @@ class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     create=extend_schema(
         tags=["projects"],
         request=serializers.MembershipInputSerializer,
-        responses={201: serializers.MembershipOutputSerializer},
+        responses={202: serializers.InvitationOutputSerializer},
+        summary="Invite a member (by email)",
+        description=(
+            "Since issue 12 nobody is added directly: this creates a pending invitation, exactly as POST "
+            "…/invitations/ does, and answers 202 with it. The person joins when they accept it, signed in with "
+            "that verified address. 409 when the address already has a pending invitation."
+        ),
     ),
     partial_update=extend_schema(
         tags=["projects"],
@@ -87,7 +95,7 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     """Members of one project; visible to every member, managed by admins and owners."""
 
     serializer_class = serializers.MembershipOutputSerializer
-    error_statuses = {"destroy": {409}}  # the last owner cannot leave
+    error_statuses = {"destroy": {409}, "create": {409}}  # the last owner cannot leave; already invited
     queryset = Membership.objects.none()
     ordering_fields = ["created_at", "role", "user__email"]
     ordering = ["created_at"]
@@ -105,14 +113,15 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         project = self._project()
         data = serializers.MembershipInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.project_member_add(
+        # Adding by email is inviting (issue 12): an account with the address is no proof of owning it.
+        invitation = services.invitation_create(
             project=project,
             role=project.role,
             actor=request.user,
             email=data.validated_data["email"],
             new_role=data.validated_data["role"],
         )
-        return Response(self.serializer_class(membership).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.InvitationOutputSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
     def partial_update(self, request, project_pk=None, pk=None):
         project = self._project()
@@ -191,3 +200,90 @@ class ProjectSecretViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         secret = selectors.project_secret_get(project=project, name=name)
         services.project_secret_delete(secret=secret, role=project.role, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationFilter(CreatedRangeFilterSet):
+    class Meta:
+        model = Invitation
+        fields = ["status", "role", "email"]
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["projects"], summary="A project's invitations (admins and owners)"),
+    create=extend_schema(
+        tags=["projects"],
+        request=serializers.InvitationInputSerializer,
+        responses={201: serializers.InvitationOutputSerializer},
+        summary="Invite someone by email",
+        description=(
+            "Mails a single-use link valid for INVITATION_EXPIRY_DAYS (7 by default). 409 when the address already "
+            "has a pending invitation; 400 when it belongs to a member."
+        ),
+    ),
+    destroy=extend_schema(tags=["projects"], summary="Revoke a pending invitation"),
+)
+class InvitationViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+    """Invitations of one project, managed by its admins and owners."""
+
+    serializer_class = serializers.InvitationOutputSerializer
+    error_statuses = {"create": {409}, "destroy": {409}}
+    queryset = Invitation.objects.none()
+    filterset_class = InvitationFilter
+    ordering_fields = ["created_at", "expires_at", "email"]
+    ordering = ["-created_at"]
+    search_fields = ["email"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def _project(self):
+        return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
+
+    def list(self, request, project_pk=None):
+        project = self._project()
+        return self.list_response(selectors.invitation_list(project=project, role=project.role))
+
+    def create(self, request, project_pk=None):
+        project = self._project()
+        data = serializers.InvitationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_create(
+            project=project,
+            role=project.role,
+            actor=request.user,
+            email=data.validated_data["email"],
+            new_role=data.validated_data["role"],
+        )
+        return Response(self.serializer_class(invitation).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, project_pk=None, pk=None):
+        project = self._project()
+        invitation = selectors.invitation_get(project=project, role=project.role, invitation_id=pk)
+        services.invitation_revoke(invitation=invitation, role=project.role, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptApi(APIView):
+    """Accept an invitation: the caller must be signed in with the invited, verified address."""
+
+    # The token is a secret to guess: the sign-in limit applies too.
+    throttle_classes = [UserThrottle, AuthThrottle]
+    resource = "invitation"
+    error_statuses = {"post": {404, 409, 410}}  # 404: no token/address match (no "{id}" in the path)
+
+    @extend_schema(
+        request=serializers.InvitationAcceptInputSerializer,
+        responses={200: serializers.ProjectOutputSerializer},
+        tags=["projects"],
+        summary="Accept an invitation",
+        description=(
+            "Answers the project joined, with the caller's role. 403 `email_not_verified` for an account whose "
+            "address is not verified; 404 for a token that is unknown or was issued to another address (the same "
+            "answer); 410 `invitation_used`, `invitation_revoked` or `invitation_expired`; 409 for a member."
+        ),
+    )
+    def post(self, request):
+        data = serializers.InvitationAcceptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.invitation_accept(token=data.validated_data["token"], user=request.user)
+        project = membership.project
+        project.role = membership.role  # type: ignore[attr-defined]  # as projects.selectors annotate it
+        return Response(serializers.ProjectOutputSerializer(project).data)

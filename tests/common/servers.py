@@ -1,6 +1,8 @@
-"""Real gunicorn processes for the observability tests: free port, production settings, always stopped."""
+"""Real servers for the tests: gunicorn (free port, production settings, always stopped) and an SMTP server."""
 
 import contextlib
+import email
+import email.policy
 import http.client
 import json
 import os
@@ -129,3 +131,49 @@ class Gunicorn:
         status, _, body = self.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert status == 200, body
         return body.decode()
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts, for the mail tests.
+
+    `port` is chosen at construction, so a test can configure processes with it before the server listens."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.messages: list = []
+        self._controller = None
+
+    @property
+    def url(self) -> str:
+        """The EMAIL_URL of this server (django-environ's form)."""
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> "SmtpServer":
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp, session, envelope):  # aiosmtpd's hook name
+                parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                server.messages.append({"to": list(envelope.rcpt_tos), "message": parsed})
+                return "250 OK"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list:
+        """The messages received for `address`, oldest first (each an email.message.EmailMessage)."""
+        return [m["message"] for m in self.messages if address in m["to"]]
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -58,3 +58,23 @@ def test_project_change_page_shows_members_inline(staff_client):
     response = staff_client.get(reverse("admin:projects_project_change", args=[membership.project.pk]))
     assert response.status_code == 200
     assert membership.user.email in response.content.decode()
+
+
+def test_the_invitation_page_is_read_only_and_hides_the_token_hash(staff_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.models import Invitation
+
+    invitation = Invitation.objects.create(
+        project=MembershipFactory().project,
+        email="new@example.com",
+        token_hash="f" * 64,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    response = staff_client.get(reverse("admin:projects_invitation_change", args=[invitation.pk]))
+    assert response.status_code == 200
+    assert "new@example.com" in response.content.decode()
+    assert "f" * 64 not in response.content.decode()
+    assert staff_client.get(reverse("admin:projects_invitation_add")).status_code == 403

@@ -1,6 +1,6 @@
 import pytest
 
-from projects.models import Membership, Role
+from projects.models import Invitation, Membership, Role
 from tests.conftest import client_for
 from tests.factories import MembershipFactory, UserFactory
 
@@ -36,7 +36,7 @@ def test_non_member_gets_404_for_members(project_with_roles):
     assert client.delete(member(project, target)).status_code == 404
 
 
-@pytest.mark.parametrize(("role", "expected"), [("viewer", 403), ("editor", 403), ("admin", 201), ("owner", 201)])
+@pytest.mark.parametrize(("role", "expected"), [("viewer", 403), ("editor", 403), ("admin", 202), ("owner", 202)])
 def test_adding_members_needs_admin(project_with_roles, role, expected):
     project, users = project_with_roles
     newcomer = UserFactory()
@@ -46,20 +46,25 @@ def test_adding_members_needs_admin(project_with_roles, role, expected):
     assert response.status_code == expected
 
 
-def test_added_member_sees_the_project(project_with_roles):
+def test_adding_by_email_invites_instead_of_adding(project_with_roles):
+    """Issue 12: an account with the address is no proof of owning it, so the POST answers a pending invitation."""
     project, users = project_with_roles
     newcomer = UserFactory()
-    client_for(users["admin"]).post(
+    response = client_for(users["admin"]).post(
         members(project), {"email": newcomer.email.upper(), "role": "viewer"}, format="json"
     )
-    assert client_for(newcomer).get(f"/api/v1/projects/{project.pk}/").json()["role"] == "viewer"
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    assert response.json()["email"] == newcomer.email
+    assert not Membership.objects.filter(project=project, user=newcomer).exists()
+    assert client_for(newcomer).get(f"/api/v1/projects/{project.pk}/").status_code == 404
 
 
-def test_adding_unknown_email_is_400(project_with_roles):
+def test_adding_an_address_without_account_invites_it(project_with_roles):
     project, users = project_with_roles
     response = client_for(users["admin"]).post(members(project), {"email": "nobody@example.com"}, format="json")
-    assert response.status_code == 400
-    assert "email" in response.json()["errors"]
+    assert response.status_code == 202
+    assert Invitation.objects.get(project=project).email == "nobody@example.com"
 
 
 def test_adding_an_existing_member_is_400(project_with_roles):
