@@ -92,3 +92,17 @@ class Unprocessable(ApplicationError):
     status = 422
     code = "unprocessable"
     default_message = "The request could not be processed."
+
+
+class QuotaExceeded(ApplicationError):
+    """A quota is used up for now (a project's executions or LLM tokens of the day); `retry_after_seconds` says
+    when it renews. The API answers 429 with Retry-After."""
+
+    status = 429
+    code = "quota_exceeded"
+    default_message = "A quota is used up."
+
+    def __init__(self, message: str | None = None, *, quota: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.quota = quota
+        self.retry_after_seconds = retry_after_seconds
