@@ -5,6 +5,7 @@ import uuid
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.urls import path
 
 from audit import export
@@ -62,6 +63,18 @@ class _ReadOnly(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact, case-sensitive matches on the `=field` search fields. Django makes `=field` an `iexact`
+        (UPPER(column) = UPPER(value)), which no plain index serves: a sequential scan, about 0.6 s at 60,000
+        rows and seconds at 1,000,000 (bench/audit.py). These values (ids) are exact anyway."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{field.removeprefix("="): term})
+        return queryset.filter(condition), False
 
 
 @admin.register(AuditEvent)

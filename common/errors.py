@@ -100,3 +100,17 @@ class Unavailable(ApplicationError):
     status = 503
     code = "unavailable"
     default_message = "A service this operation depends on is unavailable; try again later."
+
+
+class QuotaExceeded(ApplicationError):
+    """A quota is used up for now (a project's executions or LLM tokens of the day); `retry_after_seconds` says
+    when it renews. The API answers 429 with Retry-After."""
+
+    status = 429
+    code = "quota_exceeded"
+    default_message = "A quota is used up."
+
+    def __init__(self, message: str | None = None, *, quota: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.quota = quota
+        self.retry_after_seconds = retry_after_seconds

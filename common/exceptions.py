@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
-from common.errors import ApplicationError, Invalid
+from common.errors import ApplicationError, Invalid, QuotaExceeded
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("aiassistant.errors")
@@ -97,6 +97,9 @@ def application_error_response(exc: ApplicationError, *, auth_header: str | None
             status_code = 403
     if isinstance(exc, Invalid) and exc.field_errors:
         body = problem(status_code, exc.message, title="Validation failed", code="invalid", errors=exc.field_errors)
+    elif isinstance(exc, QuotaExceeded):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+        body = problem(status_code, exc.message, code=exc.code, quota=exc.quota)
     else:
         body = problem(status_code, exc.message, code=exc.code)
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from projects import services
+from projects import quotas, services
 from projects.models import Invitation, Membership, Project, ProjectSecret
 from projects.permissions import OPERATOR
 
@@ -19,9 +19,20 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "created_by", "member_count", "created_at")
     search_fields = ("name", "slug")
     list_filter = ("created_at",)
-    readonly_fields = ("id", "created_at", "updated_at", "created_by")
+    readonly_fields = ("id", "created_at", "updated_at", "created_by", "quota_use_today")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
+
+    @admin.display(description="Quota use today (UTC)")
+    def quota_use_today(self, obj):
+        if obj.pk is None:
+            return "-"
+        used = quotas.usage_today(project=obj)
+        parts = []
+        for quota in (quotas.EXECUTIONS, quotas.LLM_TOKENS):
+            maximum = quotas.limit(obj, quota)
+            parts.append(f"{used[quota]} of {maximum or 'unlimited'} {quotas.QUOTAS[quota][2]}")
+        return "; ".join(parts)
 
     @admin.display(description="Members")
     def member_count(self, obj):

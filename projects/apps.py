@@ -19,7 +19,14 @@ class ProjectsConfig(AppConfig):
         # one changed, not its text, so that an erasure leaves nothing of the person in the append-only history.
         track(
             self.get_model("Project"),
-            include_fields=["name", "slug", "description", "created_by"],
+            include_fields=[
+                "name",
+                "slug",
+                "description",
+                "created_by",
+                "quota_executions_per_day",  # an override set in the admin is an audit fact
+                "quota_llm_tokens_per_day",
+            ],
             mask_fields=["description"],
         )
         track(self.get_model("Membership"), pseudonymous=True, include_fields=["project", "user", "role", "invited_by"])

@@ -35,6 +35,12 @@ class Project(BaseModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    quota_executions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the default (QUOTA_EXECUTIONS_PER_DAY). 0: unlimited."
+    )
+    quota_llm_tokens_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the default (QUOTA_LLM_TOKENS_PER_DAY). 0: unlimited."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -157,3 +163,20 @@ class Invitation(BaseModel):
         if self.status == InvitationStatus.PENDING and self.expires_at <= timezone.now():
             return InvitationStatus.EXPIRED
         return self.status
+
+
+class QuotaUsage(models.Model):
+    """What a project used of its quotas on one UTC day (projects.quotas counts it with atomic updates)."""
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    executions = models.BigIntegerField(default=0)
+    llm_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "day"], name="unique_project_quota_day")]
+        indexes = [models.Index(fields=["day"], name="projects_quota_day")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.day}: {self.executions} executions, {self.llm_tokens} LLM tokens"

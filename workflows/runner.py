@@ -33,7 +33,9 @@ from audit import context as audit_context
 from audit.recording import record_change
 from common import redaction
 from common.encryption import EncryptionError
+from common.errors import QuotaExceeded
 from common.metrics import record_execution_finished
+from projects import quotas
 from projects.services import MissingSecrets, project_secrets_use
 from workflows.attempts import StepOutcome, run_step_attempts
 from workflows.definition import step_levels, step_secret_names
@@ -187,6 +189,7 @@ class _Run:
             "project": {"id": str(project.pk), "slug": project.slug},
         }
         self.last_beat = time.monotonic()
+        self.reserved: dict[str, int] = {}  # step id -> LLM tokens reserved from the project's quota
 
     # -- lease, cancellation, time limit -------------------------------------------------------------
 
@@ -275,6 +278,15 @@ class _Run:
                 failed.append(step["id"])
                 continue
             step_type, config, retry, timeout = prepared
+            tokens = step_type.quota_tokens(config)
+            if tokens:
+                try:
+                    quotas.llm_tokens_reserve(project=self.execution.workflow.project, tokens=tokens)
+                except QuotaExceeded as exc:
+                    self._end_step(step, base, StepOutcome(StepStatus.FAILED, error=exc.message, attempts=0))
+                    failed.append(step["id"])
+                    continue
+                self.reserved[step["id"]] = tokens
             # Each step thread carries the task's log context (request_id, execution_id).
             future = pool.submit(
                 contextvars.copy_context().run,
@@ -294,6 +306,7 @@ class _Run:
             for future in done:
                 step, base = running.pop(future)
                 outcome = future.result()
+                self._settle_tokens(step, outcome)
                 self._end_step(step, base, outcome)
                 if outcome.status == StepStatus.FAILED:
                     failed.append(step["id"])
@@ -309,6 +322,15 @@ class _Run:
                     future.cancel()
                 break
         return failed, verdict
+
+    def _settle_tokens(self, step: dict, outcome: StepOutcome) -> None:
+        """The reservation of an llm step becomes the tokens the provider reported (none when it failed)."""
+        reserved = self.reserved.pop(step["id"], 0)
+        if not reserved:
+            return
+        usage = outcome.output.get("usage") if isinstance(outcome.output, dict) else None
+        used = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
+        quotas.llm_tokens_settle(project_id=self.execution.workflow.project_id, reserved=reserved, used=int(used))
 
     def _end_step(self, step: dict, base: int, outcome: StepOutcome) -> None:
         run = self.records.end(step, base, outcome)

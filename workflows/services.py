@@ -15,6 +15,7 @@ from accounts.models import User
 from common.errors import Conflict, Invalid, Unprocessable
 from common.metrics import record_execution_finished
 from common.services import model_update
+from projects import quotas
 from projects.models import Project, Role
 from projects.permissions import require_role
 from projects.selectors import project_secret_names
@@ -176,6 +177,8 @@ def execution_start(
     execution.full_clean(exclude=["workflow", "workflow_version", "triggered_by"], validate_constraints=False)
     try:
         with transaction.atomic():
+            # Counted in this savepoint: a start that loses the idempotency race gives its unit back.
+            quotas.execution_consume(project=workflow.project)
             execution.save()
     except IntegrityError:
         if not idempotency_key:

@@ -225,7 +225,11 @@ INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Prometheus collectors computed at scrape time, registered by the /metrics view (dotted paths).
-METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector", "audit.metrics.AuditCollector"]
+METRICS_EXTRA_COLLECTORS = [
+    "ops.metrics.BackupCollector",
+    "audit.metrics.AuditCollector",
+    "projects.quotas.QuotaCollector",
+]
 
 # The number of reverse proxies in front of the app that append to X-Forwarded-For.
 # Used wherever the client address matters (throttling, audit): see common.http.client_ip.
@@ -336,6 +340,12 @@ TEMPLATE_RENDERER_PROCESSES = env.int("TEMPLATE_RENDERER_PROCESSES", default=2)
 LLM_API_BASE_URL = env.str("LLM_API_BASE_URL", default="https://api.openai.com/v1")
 LLM_API_KEY = secret("LLM_API_KEY")
 LLM_DEFAULT_MODEL = env.str("LLM_DEFAULT_MODEL", default="gpt-4o-mini")
+# Per-project daily quotas (UTC days; 0 = unlimited), overridable per project in the admin. Registration is open
+# and llm steps spend the server's API key, so one sign-up must not be able to spend without bound. 1,000
+# executions a day is about one every 90 s around the clock, far above interactive use; 200,000 LLM tokens a day
+# is a few hundred typical calls (a few US dollars a day on a small model) - docs/operations.md, "Quotas".
+QUOTA_EXECUTIONS_PER_DAY = env.int("QUOTA_EXECUTIONS_PER_DAY", default=1000)
+QUOTA_LLM_TOKENS_PER_DAY = env.int("QUOTA_LLM_TOKENS_PER_DAY", default=200_000)
 
 # Celery (config/celery.py reads every CELERY_* setting). The embedded default needs no server: the
 # filesystem transport under var/celery/ (make run starts the worker). Production: Redis or RabbitMQ.

@@ -72,3 +72,17 @@ def test_export_streams_the_filtered_set(superuser_client, event):
     response = superuser_client.get(reverse("admin:audit_auditevent_export", args=["jsonl"]) + "?action=test.admin")
     body = b"".join(response.streaming_content).decode()
     assert '"action":"test.admin"' in body and "test.other" not in body
+
+
+def test_search_finds_the_exact_resource_id_with_an_indexed_lookup(superuser_client):
+    """The search is `resource_id = 'x'` (the index serves it), not Django's `UPPER(resource_id) = UPPER('x')`."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    recording.record(Category.OPERATION, "test.searched", resource_id="Abc-123")
+    recording.record(Category.OPERATION, "test.other", resource_id="abc-1234")
+    with CaptureQueriesContext(connection) as captured:
+        response = superuser_client.get(reverse("admin:audit_auditevent_changelist"), {"q": "Abc-123"})
+    listed = [event.action for event in response.context["cl"].result_list]
+    assert listed == ["test.searched"]
+    assert not any("UPPER(" in query["sql"] for query in captured.captured_queries)

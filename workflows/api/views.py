@@ -141,7 +141,7 @@ class WorkflowExecutionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     """Executions of one workflow: list them, or start one (202, then poll the execution)."""
 
     serializer_class = serializers.ExecutionSummarySerializer
-    error_statuses = {"create": {409, 422}}  # an inactive workflow; an Idempotency-Key reused
+    error_statuses = {"create": {409, 422, 429}}  # an inactive workflow; an Idempotency-Key reused; a quota
     queryset = Execution.objects.none()
     filterset_class = ExecutionFilter
     ordering_fields = ["created_at", "started_at", "finished_at"]

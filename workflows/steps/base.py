@@ -48,6 +48,11 @@ class StepType:
             details = "; ".join(f"{path}: {', '.join(messages)}" for path, messages in errors.items())
             raise StepError(f"invalid config after rendering: {details}")
 
+    def quota_tokens(self, config: dict) -> int:
+        """LLM tokens a run of this rendered config may use, reserved from the project's daily quota by the runner
+        before it runs (0: the step uses none)."""
+        return 0
+
     def run(self, *, config: dict, timeout: float) -> dict:
         """Execute the step with an already rendered config; return JSON-serialisable output or raise StepError."""
         raise NotImplementedError

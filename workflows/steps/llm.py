@@ -18,6 +18,10 @@ from workflows.steps.base import ConfigErrors, StepError, StepType
 from workflows.steps.transport import read_capped, retry_after_seconds
 
 ROLES = ("system", "user", "assistant")
+# Quota reservation before a call: about 4 characters a token for the prompt, and the completion's max_tokens, or
+# this many when the config sets none. The provider's reported usage replaces the estimate afterwards.
+CHARS_PER_TOKEN = 4
+COMPLETION_TOKENS_ESTIMATE = 1024
 ERROR_MESSAGE_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -92,6 +96,17 @@ class LlmStep(StepType):
                 check.add(f"{path}.content", "is required")
             elif not check.is_unrendered_template(content) and not isinstance(content, str):
                 check.add(f"{path}.content", "must be a string")
+
+    def quota_tokens(self, config: dict) -> int:
+        if "messages" in config and isinstance(config["messages"], list):
+            texts = [str(m.get("content", "")) for m in config["messages"] if isinstance(m, dict)]
+        else:
+            texts = [str(config.get("prompt", ""))]
+        prompt = -(-sum(len(text) for text in texts) // CHARS_PER_TOKEN)
+        completion = config.get("max_tokens")
+        if isinstance(completion, bool) or not isinstance(completion, int):
+            completion = COMPLETION_TOKENS_ESTIMATE
+        return prompt + completion
 
     def run(self, *, config: dict, timeout: float) -> dict:
         self.check_rendered(config)
