@@ -31,6 +31,7 @@ NAMES = (
     "METRICS_TOKEN",
     "AUDIT_HMAC_KEY",
     "SECRETS_ENCRYPTION_KEY",
+    "OIDC_RP_CLIENT_SECRET",
 )
 VAULT, ENV = "vault", "env"
 
