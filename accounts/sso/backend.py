@@ -19,6 +19,7 @@ logger = logging.getLogger("aiassistant.sso")
 CALLBACK_URL_NAME = "oidc_authentication_callback"
 # What the request remembers of a refusal, for the callback view's message.
 REFUSAL_ATTRIBUTE = "sso_refusal"
+ISSUER_ATTRIBUTE = "sso_issuer"
 
 
 def _refuse(request, reason: str, **record) -> None:
@@ -113,5 +114,5 @@ class StaffOidcBackend(OIDCAuthenticationBackend):
         user = services.staff_sso_sign_in(
             email=email, full_name=str(name or ""), groups=[str(g) for g in groups], issuer=self.issuer
         )
-        user.sso_issuer = self.issuer  # for the session's SSO_SESSION_KEY (accounts.sso.views)
+        setattr(self.request, ISSUER_ATTRIBUTE, self.issuer)  # the session's SSO_SESSION_KEY (accounts.sso.views)
         return user

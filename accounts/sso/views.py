@@ -11,7 +11,7 @@ from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from accounts.sso import SSO_SESSION_KEY, provider
-from accounts.sso.backend import REFUSAL_ATTRIBUTE
+from accounts.sso.backend import ISSUER_ATTRIBUTE, REFUSAL_ATTRIBUTE
 from accounts.sso.services import REFUSAL_MESSAGES
 
 logger = logging.getLogger("aiassistant.sso")
@@ -58,7 +58,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
     def login_success(self):
         response = super().login_success()
-        self.request.session[SSO_SESSION_KEY] = getattr(self.user, "sso_issuer", "") or "sso"
+        self.request.session[SSO_SESSION_KEY] = getattr(self.request, ISSUER_ATTRIBUTE, "") or "sso"
         return response
 
     def login_failure(self):

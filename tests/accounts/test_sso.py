@@ -39,18 +39,19 @@ def person(email="ada@example.com", *, groups=(STAFF,), verified=True, **claims)
 @pytest.fixture
 def idp():
     provider.forget()
-    with OidcProviderStandIn(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[CALLBACK]) as standin:
-        with override_settings(
-            OIDC_ENABLED=True,
-            OIDC_RP_CLIENT_ID=CLIENT_ID,
-            OIDC_RP_CLIENT_SECRET=CLIENT_SECRET,
-            OIDC_OP_DISCOVERY_URL=standin.url,
-            OIDC_STAFF_GROUP=STAFF,
-            OIDC_AUDITOR_GROUP=AUDITOR,
-            AUTHENTICATION_BACKENDS=BACKENDS,
-        ):
-            standin.person = person()
-            yield standin
+    standin = OidcProviderStandIn(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[CALLBACK])
+    settings = override_settings(
+        OIDC_ENABLED=True,
+        OIDC_RP_CLIENT_ID=CLIENT_ID,
+        OIDC_RP_CLIENT_SECRET=CLIENT_SECRET,
+        OIDC_OP_DISCOVERY_URL=standin.url,
+        OIDC_STAFF_GROUP=STAFF,
+        OIDC_AUDITOR_GROUP=AUDITOR,
+        AUTHENTICATION_BACKENDS=BACKENDS,
+    )
+    with standin, settings:
+        standin.person = person()
+        yield standin
     provider.forget()
 
 
@@ -136,9 +137,10 @@ def test_a_staff_user_removed_from_the_staff_group_at_the_idp_loses_staff(client
     assert not user.is_staff
     assert "_auth_user_id" not in client.session
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert messages == ["Single sign-on did not sign you in. " + (
-        "Your identity provider does not list you in the staff group: ask for access there."
-    )]
+    assert messages == [
+        "Single sign-on did not sign you in. "
+        + ("Your identity provider does not list you in the staff group: ask for access there.")
+    ]
 
 
 def test_an_unverified_email_is_refused(client, idp):
@@ -185,9 +187,10 @@ def test_the_password_login_never_reaches_the_provider(client, idp):
 
 
 def test_the_admin_login_page_links_sso_when_configured(client, idp):
-    assert b'id="sso-login" class="button" href="/oidc/authenticate/?next=%2Fadmin%2F"' in client.get(
-        "/admin/login/?next=/admin/"
-    ).content
+    assert (
+        b'id="sso-login" class="button" href="/oidc/authenticate/?next=%2Fadmin%2F"'
+        in client.get("/admin/login/?next=/admin/").content
+    )
 
 
 def test_an_unreachable_provider_sends_back_to_the_login_page_with_a_message(client, idp):
