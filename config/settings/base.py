@@ -439,8 +439,9 @@ CONTENT_SECURITY_POLICY: dict[str, Any] = {
         "form-action": [SELF],
     },
 }
-if CSP_REPORT_URI := env.str("CSP_REPORT_URI", default=""):
-    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [CSP_REPORT_URI]
+# (not a setting named CSP_REPORT_URI: django-csp 4 refuses the 3.x names)
+if _csp_report_uri := env.str("CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 # Permissions-Policy (django-permissions-policy, which refuses a misspelt feature at start): no page of this site
 # uses a device or sensor, so every one is off, for the site and anything it could embed.
 PERMISSIONS_POLICY: dict[str, list[str]] = {

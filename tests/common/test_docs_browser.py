@@ -245,3 +245,32 @@ def test_admin_change_form_has_no_csp_violation(browser, origin, staff):
     browser.get(f"{origin}/admin/accounts/user/{staff.pk}/change/")
     assert browser.find_element(By.CSS_SELECTOR, "#user_form, form[method=post]").is_displayed()
     assert csp_violations(browser) == []
+
+
+def test_sso_from_the_admin_login_page_to_the_admin_in_the_browser(browser, origin, db):
+    """The "Sign in with SSO" link, the stand-in provider's redirects and the callback, in Chromium under the CSP."""
+    from django.test import override_settings
+
+    from accounts.sso import provider
+    from tests.oidc_standin import OidcProviderStandIn
+
+    provider.forget()
+    standin = OidcProviderStandIn(
+        client_id="aiassistant-admin", client_secret="standin-secret", redirect_uris=[f"{origin}/oidc/callback/"]
+    )
+    sso = override_settings(
+        OIDC_ENABLED=True,
+        OIDC_RP_CLIENT_ID="aiassistant-admin",
+        OIDC_RP_CLIENT_SECRET="standin-secret",
+        OIDC_OP_DISCOVERY_URL=standin.url,
+        OIDC_STAFF_GROUP="staff",
+        AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend", "accounts.sso.backend.StaffOidcBackend"],
+    )
+    with standin, sso:
+        standin.person = {"sub": "s-1", "email": "grace@example.com", "email_verified": True, "groups": ["staff"]}
+        browser.get(f"{origin}/admin/login/?next=/admin/")
+        browser.find_element(By.ID, "sso-login").click()
+        WebDriverWait(browser, RENDER_TIMEOUT).until(lambda d: d.current_url == f"{origin}/admin/")
+        assert "grace@example.com" in browser.find_element(By.ID, "user-tools").text.lower()
+        assert csp_violations(browser) == []
+    provider.forget()
