@@ -2,6 +2,7 @@
 under its Content-Security-Policy. Not in common/openapi.py: drf-spectacular's views import the schema class."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 
 
@@ -13,6 +14,7 @@ class SwaggerView(SpectacularSwaggerView):
 
     template_name = "common/swagger_ui.html"
 
+    @extend_schema(exclude=True)  # a page, not an operation of the API (as drf-spectacular's own get says)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         response["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
