@@ -489,8 +489,8 @@ OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
 OIDC_VERIFY_SSL = True
 OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
-# The provider's redirect back must be to an allowed host: the callback URL is built from the request's host.
-OIDC_REDIRECT_REQUIRE_HTTPS = env.bool("OIDC_REDIRECT_REQUIRE_HTTPS", default=False)
+# The callback URL given to the provider is built from the request's host (ALLOWED_HOSTS; behind the proxy,
+# SECURE_PROXY_SSL_HEADER makes it https); a `next` page must be on this host (mozilla-django-oidc checks it).
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("accounts.sso.backend.StaffOidcBackend")
@@ -509,7 +509,9 @@ if OIDC_ENABLED:
         if not value
     ]
     if _oidc_missing:
-        raise SystemExit(f"configuration error: OIDC_RP_CLIENT_ID is set, so {_oidc_missing[0]} is required")
+        raise SystemExit(
+            f"configuration error: OIDC_RP_CLIENT_ID is set, so {_oidc_missing[0]} is required (see .env.example)"
+        )
 
 # --- Observability: metrics, JSON logs, tracing, health (docs/observability.md) ---------------------------------
 # OBSERVABILITY_ENABLED=0 removes the metrics middleware and database/cache wrappers, the request log line and
