@@ -53,7 +53,7 @@ MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py pr
 	accounts/tokens.py accounts/verification.py common/mail.py workflows/services.py workflows/selectors.py workflows/runner.py workflows/attempts.py workflows/records.py \
 	workflows/steps/transport.py workflows/templating/isolation.py workflows/templating/child.py workflows/templating/limits.py \
 	workflows/templating/checks.py ops/services/ ops/engines/ ops/selectors.py ops/restore_hooks.py \
-	accounts/gdpr/ accounts/selectors.py projects/gdpr.py workflows/gdpr.py \
+	accounts/gdpr/ accounts/selectors.py accounts/sso/ projects/gdpr.py workflows/gdpr.py \
 	audit/
 
 lint: $(VENV)/.dev-installed

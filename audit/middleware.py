@@ -12,7 +12,8 @@ from audit import context, recording
 from common.api_versions.drf import resource_of
 from common.http import client_ip
 
-AUDITED_PREFIXES = ("/api/", "/admin/")
+# /oidc/: the SSO sign-in (accounts.sso) records its events with the address and user agent of the request.
+AUDITED_PREFIXES = ("/api/", "/admin/", "/oidc/")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 _ADMIN_URL_NAME = re.compile(r"^(?P<app>[a-z0-9_]+?)_(?P<model>[a-z0-9]+)_(?:changelist|change|add|delete|history)$")

@@ -32,6 +32,7 @@ NAMES = (
     "AUDIT_HMAC_KEY",
     "SECRETS_ENCRYPTION_KEY",
     "EMAIL_URL",
+    "OIDC_RP_CLIENT_SECRET",
 )
 VAULT, ENV = "vault", "env"
 

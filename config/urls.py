@@ -11,6 +11,8 @@ admin.site.site_title = "aiassistant-api"
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
+    # Single sign-on for staff into the admin (accounts.sso): 404 while OIDC_RP_CLIENT_ID is unset.
+    path("oidc/", include("accounts.sso.urls")),
     path("health/live/", health.live, name="health-live"),
     path("health/ready/", health.ReadyView.as_view(), name="health-ready"),
     path("health/detailed/", health.DetailedView.as_view(), name="health-detailed"),

@@ -9,6 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from corsheaders.defaults import default_headers as default_cors_headers
+from csp.constants import NONCE, NONE, SELF
+
 from config.env import BASE_DIR, env, moment, windows
 from config.secrets import NAMES, secret
 from config.secrets import load as secrets_source
@@ -28,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
@@ -45,6 +49,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (django-csp), Permissions-Policy: headers of every response, see "Security headers".
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "common.api_versions.negotiation.ApiVersionMiddleware",
@@ -65,7 +72,9 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Overrides of django.contrib.admin's own templates (admin/login.html): the admin app comes first in
+        # INSTALLED_APPS, so an app's templates/ cannot override them; this folder is searched before every app.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -235,8 +244,15 @@ METRICS_EXTRA_COLLECTORS = [
 # Used wherever the client address matters (throttling, audit): see common.http.client_ip.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# CORS (django-cors-headers): only these origins (scheme://host[:port]), only under /api/, never with cookies
+# (the API authenticates with bearer tokens). Empty: no cross-origin access at all.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 3600
+# The API's own request headers (version negotiation, idempotency) on top of django-cors-headers' defaults.
+CORS_ALLOW_HEADERS = (*default_cors_headers, "api-version", "idempotency-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ["Deprecation", "Sunset", "Link", "Retry-After", "X-Request-ID"]
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
@@ -446,9 +462,105 @@ RETENTION_DAYS = {
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+
+# --- Security headers (docs/security.md#security-headers) --------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The full URL goes to this site's own pages only; other sites see nothing (not even the origin).
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4's format): everything from this origin only; inline <script> and <style>
+# only with the response's nonce (the home page, Swagger UI and ReDoc pages put it on theirs; ReDoc hands it to
+# styled-components). The one relaxation is per view, with its reason: ReDoc's bundled CSS, by hash (api_urls.py).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # Swagger UI and ReDoc draw icons as data: URIs; ReDoc's search runs in a blob: worker.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "worker-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# (not a setting named CSP_REPORT_URI: django-csp 4 refuses the 3.x names)
+if _csp_report_uri := env.str("CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
+# Permissions-Policy (django-permissions-policy, which refuses a misspelt feature at start): no page of this site
+# uses a device or sensor, so every one is off, for the site and anything it could embed.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+
+# --- Single sign-on for staff: OpenID Connect into the admin (accounts/sso/, docs/security.md#single-sign-on) -----
+# Off unless OIDC_RP_CLIENT_ID is set; then the secret, the staff group and the provider (its discovery URL, or the
+# issuer and the authorization, token and JWKS endpoints) are required. mozilla-django-oidc reads OIDC_* settings.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = secret("OIDC_RP_CLIENT_SECRET")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+# The issuer's URL or its /.well-known/openid-configuration; explicit endpoints below win over what it says.
+OIDC_OP_DISCOVERY_URL = env.str("OIDC_OP_DISCOVERY_URL", default="")
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+# The claim that lists the person's groups at the IdP (a list of names), and the two groups that matter here.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_STAFF_GROUP = env.str("OIDC_STAFF_GROUP", default="")
+OIDC_AUDITOR_GROUP = env.str("OIDC_AUDITOR_GROUP", default="")
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_VERIFY_SSL = True
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+# The callback URL given to the provider is built from the request's host (ALLOWED_HOSTS; behind the proxy,
+# SECURE_PROXY_SSL_HEADER makes it https); a `next` page must be on this host (mozilla-django-oidc checks it).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("accounts.sso.backend.StaffOidcBackend")
+    _oidc_missing = [
+        name
+        for name, value in (
+            ("OIDC_RP_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+            ("OIDC_STAFF_GROUP", OIDC_STAFF_GROUP),
+            (
+                "OIDC_OP_DISCOVERY_URL (or OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_TOKEN_ENDPOINT and "
+                "OIDC_OP_JWKS_ENDPOINT)",
+                OIDC_OP_DISCOVERY_URL
+                or all((OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_JWKS_ENDPOINT)),
+            ),
+        )
+        if not value
+    ]
+    if _oidc_missing:
+        raise SystemExit(
+            f"configuration error: OIDC_RP_CLIENT_ID is set, so {_oidc_missing[0]} is required (see .env.example)"
+        )
 
 # --- Observability: metrics, JSON logs, tracing, health (docs/observability.md) ---------------------------------
 # OBSERVABILITY_ENABLED=0 removes the metrics middleware and database/cache wrappers, the request log line and

@@ -52,3 +52,31 @@ def test_production_refuses_sqlite():
 def test_production_deploy_check_is_clean():
     result = check(COMPLETE, "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SSO = {
+    "OIDC_RP_CLIENT_ID": "aiassistant-admin",
+    "OIDC_RP_CLIENT_SECRET": secrets.token_urlsafe(30),
+    "OIDC_STAFF_GROUP": "aiassistant-staff",
+    "OIDC_OP_DISCOVERY_URL": "https://idp.example.com/realms/example",
+}
+
+
+@pytest.mark.parametrize("missing", ["OIDC_RP_CLIENT_SECRET", "OIDC_STAFF_GROUP", "OIDC_OP_DISCOVERY_URL"])
+def test_sso_turned_on_refuses_to_start_without(missing):
+    result = check(COMPLETE | {k: v for k, v in SSO.items() if k != missing})
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert missing in line and line.endswith("(see .env.example)")
+
+
+def test_sso_turned_on_with_explicit_endpoints_passes_the_deploy_check():
+    explicit = {
+        "OIDC_OP_DISCOVERY_URL": "",
+        "OIDC_OP_ISSUER": "https://idp.example.com",
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": "https://idp.example.com/authorize",
+        "OIDC_OP_TOKEN_ENDPOINT": "https://idp.example.com/token",
+        "OIDC_OP_JWKS_ENDPOINT": "https://idp.example.com/jwks",
+    }
+    result = check(COMPLETE | SSO | explicit, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
