@@ -61,6 +61,13 @@ class AuditEventViewSet(PaginatedListMixin, viewsets.GenericViewSet):
             return LegacyCursorPagination
         return super().pagination_class
 
+    def handle_exception(self, exc):
+        # An error is problem+json whatever ?format= asked for: the download renderers only select the stream and
+        # cannot render a body (before this, an anonymous ?format=csv answered 500).
+        self.request.accepted_renderer = VersionedJSONRenderer()
+        self.request.accepted_media_type = VersionedJSONRenderer.media_type
+        return super().handle_exception(exc)
+
     @extend_schema(tags=["audit"], parameters=[FORMAT])
     def list(self, request):
         events = self.filter_queryset(selectors.event_list(user=request.user))
