@@ -52,7 +52,10 @@ class CursorPagination(StrictPageSize, pagination.CursorPagination):
         return self.ordering  # the endpoint's v1 default order (e.g. by name) is not a stable cursor key
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.total = queryset.count() if "total" in request.query_params.getlist("include") else None
+        include = request.query_params.getlist("include")
+        if set(include) - {"total"}:
+            raise Invalid("include takes one value: total.", field="include")
+        self.total = queryset.count() if include else None
         return super().paginate_queryset(queryset, request, view)
 
     def _cursor(self, link: str | None) -> str | None:

@@ -8,13 +8,13 @@ from audit.api import serializers
 from audit.models import AuditEvent
 from common.api import PaginatedListMixin
 from common.api_versions.drf import VersionedJSONRenderer
-from common.filters import CreatedRangeFilterSet
+from common.filters import CanonicalUuidFilter, CreatedRangeFilterSet
 from common.pagination import LegacyCursorPagination
 
 
 class AuditEventFilter(CreatedRangeFilterSet):
-    actor = django_filters.UUIDFilter(field_name="actor_id")
-    project = django_filters.UUIDFilter(field_name="project_id")
+    actor = CanonicalUuidFilter(field_name="actor_id")
+    project = CanonicalUuidFilter(field_name="project_id")
 
     class Meta:
         model = AuditEvent

@@ -64,3 +64,16 @@ def test_non_api_404_is_not_problem_json(client):
     response = client.get("/not-the-api/")
     assert response.status_code == 404
     assert response["Content-Type"] != "application/problem+json"
+
+
+def test_nested_validation_errors_are_flattened_to_paths():
+    # The documented `errors` maps a field or JSON path to a list of messages (schemathesis found a nested dict).
+    from common.exceptions import field_errors
+
+    detail = {"input": {"a": ["This field may not be null."]}, "steps": [{}, {"id": ["Required."]}], "name": ["Bad."]}
+    assert field_errors(detail) == {
+        "input.a": ["This field may not be null."],
+        "steps.1.id": ["Required."],
+        "name": ["Bad."],
+    }
+    assert field_errors(["Not allowed."]) == {"non_field_errors": ["Not allowed."]}

@@ -22,3 +22,25 @@ def test_a_page_size_that_is_not_one_positive_integer_is_a_400(path, page_size):
 def test_a_page_size_above_the_cap_is_capped(path):
     response = client_for(MembershipFactory().user).get(f"{path}?page_size=1000")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/api/v1/projects/", "created_after=2000-01-01", "created_after"),
+        ("/api/v1/projects/", "created_before=", "created_before"),
+        ("/api/v1/audit/events/", "project=00000000000000000000000000000000", "project"),
+        ("/api/v2/projects/", "include=everything", "include"),
+    ],
+)
+def test_a_filter_value_the_schema_rejects_is_a_400(path, query, field):
+    response = client_for(MembershipFactory().user).get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+
+
+def test_a_workflow_filter_takes_true_or_false(project_with_roles):
+    project, users = project_with_roles
+    client = client_for(users["owner"])
+    assert client.get(f"/api/v1/projects/{project.id}/workflows/?is_active=true").status_code == 200
+    assert client.get(f"/api/v1/projects/{project.id}/workflows/?is_active=0").status_code == 400

@@ -60,7 +60,11 @@ class WorkflowVersionOutputSerializer(serializers.ModelSerializer):
 
 class ExecutionInputSerializer(serializers.Serializer):
     input = serializers.DictField(
-        child=serializers.JSONField(), required=False, default=dict, help_text="The workflow's input (an object)."
+        # Any JSON value, null included (found by schemathesis: `{"a": null}` was refused)
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        default=dict,
+        help_text="The workflow's input (an object).",
     )
 
 
