@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from common.serializers import StrictCharField, StrictEmailField, StrictSlugField
 from projects.models import Membership, Project, Role
 
 
@@ -13,15 +14,15 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class ProjectInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=220, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    slug = StrictSlugField(max_length=220, required=False, allow_blank=True)
+    description = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    slug = serializers.SlugField(max_length=220, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    slug = StrictSlugField(max_length=220, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
 
 
 class MemberUserSerializer(serializers.Serializer):
@@ -41,7 +42,7 @@ class MembershipOutputSerializer(serializers.ModelSerializer):
 
 
 class MembershipInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = StrictEmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 
 

@@ -77,3 +77,11 @@ def test_nested_validation_errors_are_flattened_to_paths():
         "name": ["Bad."],
     }
     assert field_errors(["Not allowed."]) == {"non_field_errors": ["Not allowed."]}
+
+
+@pytest.mark.django_db
+def test_a_number_where_the_schema_says_string_is_a_400(auth_client):
+    # DRF's CharField takes 0 as "0"; the schema's `type: string` does not (common/serializers.py).
+    response = auth_client.patch("/api/v1/auth/me/", {"full_name": 0}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["full_name"]

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.serializers import StrictCharField
 from workflows.definition_schema import openapi_schema
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, WorkflowVersion
 
@@ -35,15 +36,15 @@ class WorkflowOutputSerializer(serializers.ModelSerializer):
 
 
 class WorkflowInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, default="")
     definition = DefinitionField(help_text=DEFINITION_HELP)
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
     definition = DefinitionField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
     is_active = serializers.BooleanField(required=False)
 
