@@ -144,6 +144,13 @@ def seed_rows(owner: User) -> None:
     DataExport.objects.create(id=IDS["export"], user=owner)
 
 
+class PatientGunicorn(Gunicorn):
+    """Gunicorn given two minutes to boot: on a loaded CI machine two workers importing the app take a while."""
+
+    def _wait_ready(self, timeout: float = 120.0) -> None:
+        super()._wait_ready(timeout)
+
+
 class LiveApi:
     """A gunicorn serving the API (production settings) and the bearer tokens of who calls."""
 
@@ -169,7 +176,7 @@ class LiveApi:
 def live_api(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         try:
-            with Gunicorn(workers=2, JWT_ACCESS_TTL="3600") as server:
+            with PatientGunicorn(workers=2, JWT_ACCESS_TTL="3600") as server:
                 api = LiveApi(server)
                 seed_rows(User.objects.get(email=OWNER))
                 yield api
