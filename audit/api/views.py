@@ -61,6 +61,14 @@ class AuditEventViewSet(PaginatedListMixin, viewsets.GenericViewSet):
             return LegacyCursorPagination
         return super().pagination_class
 
+    def perform_content_negotiation(self, request, force=False):
+        # ?format=csv|jsonl selects a download for a GET; any other method (OPTIONS) answers JSON (found by
+        # schemathesis: OPTIONS ?format=csv answered 500).
+        renderer, media_type = super().perform_content_negotiation(request, force)
+        if request.method != "GET" and isinstance(renderer, _Download):
+            return VersionedJSONRenderer(), VersionedJSONRenderer.media_type
+        return renderer, media_type
+
     def handle_exception(self, exc):
         # An error is problem+json whatever ?format= asked for: the download renderers only select the stream and
         # cannot render a body (before this, an anonymous ?format=csv answered 500).

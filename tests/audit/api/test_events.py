@@ -104,3 +104,9 @@ def test_a_download_with_a_bad_filter_is_a_400_problem(trail):
     response = client_for(trail["viewer"]).get("/api/v1/audit/events/?format=csv&created_after=yesterday")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_options_with_a_download_format_answers_json(trail):
+    response = client_for(trail["viewer"]).options("/api/v1/audit/events/?format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
