@@ -13,8 +13,9 @@ class StrictPageSize:
     """`?page_size=` is a positive integer or absent: anything else is a 400, not a silent default page (found by
     schemathesis: `?page_size=null` answered 200). Above `max_page_size` it is capped, as the schema says."""
 
-    page_size_query_param = "page_size"
-    max_page_size = 100
+    page_size: int | None
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = 100
 
     def get_page_size(self, request):
         values = request.query_params.getlist(self.page_size_query_param)
@@ -22,7 +23,7 @@ class StrictPageSize:
             return self.page_size
         if len(values) > 1 or not (values[0].isascii() and values[0].isdigit()) or int(values[0]) < 1:
             raise Invalid("page_size must be one positive integer.", field=self.page_size_query_param)
-        return min(int(values[0]), self.max_page_size)
+        return min(int(values[0]), self.max_page_size or int(values[0]))
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]

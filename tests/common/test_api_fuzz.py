@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 VERSIONS = ("1", "2")
 SEED = 20261202
 # Fuzzed examples per operation (the examples and coverage phases add their own, deterministic, cases).
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 3
 MIN_CASES = 1000
 # The rows the path ids name: fixed, so that the operations' parameters are known when the tests are collected.
 IDS = {
