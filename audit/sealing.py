@@ -81,7 +81,7 @@ def _number(model, objects: list) -> None:
     table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET sequence = numbered.sequence "  # noqa: S608 (table and column names from the model)
+            f"UPDATE {table} SET sequence = numbered.sequence "  # noqa: S608 (names from the model)  # nosec B608
             f"FROM unnest(%s::{meta.pk.rel_db_type(connection)}[], %s::bigint[]) AS numbered(id, sequence) "
             f"WHERE {table}.{pk} = numbered.id",
             [[obj.pk for obj in objects], [obj.sequence for obj in objects]],

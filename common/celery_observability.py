@@ -119,7 +119,8 @@ def _worker_init(**kwargs):
     start_worker_metrics_server(settings.WORKER_METRICS_PORT)
 
 
-def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104 - scraped from the network
+# Prometheus scrapes the worker from the network (the pod address), so it listens on every interface.
+def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104  # nosec B104
     """Serve the worker's metrics (all pool children in multiprocess mode) on an HTTP port."""
     from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 

@@ -85,6 +85,24 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+def field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested validation detail as the documented `errors`: each field (or JSON path, `steps.0.id`) with its
+    messages (a nested dict, e.g. an object field's own keys, broke the schema before: found by schemathesis)."""
+    if isinstance(detail, dict):
+        found: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            found.update(field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        found = {}
+        for index, item in enumerate(detail):
+            if item:  # DRF lists an empty {} for each valid item of a list
+                found.update(field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return found
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(message) for message in messages]}
+
+
 def application_error_response(exc: ApplicationError, *, auth_header: str | None = None) -> Response:
     """The problem+json response of one of the project's own errors."""
     headers = {}
@@ -132,15 +150,12 @@ def problem_exception_handler(exc, context):
         headers["Retry-After"] = str(int(wait))
 
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        if not isinstance(detail, dict):
-            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
         body = problem(
             exc.status_code,
             "The request is invalid: see errors.",
             title="Validation failed",
             code="invalid",
-            errors=detail,
+            errors=field_errors(exc.detail),
         )
     else:
         codes = exc.get_codes()

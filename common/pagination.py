@@ -6,15 +6,39 @@ from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from common.errors import Invalid
 
-class PageNumberPagination(pagination.PageNumberPagination):
+
+class StrictPageSize:
+    """`?page_size=` is a positive integer or absent: anything else is a 400, not a silent default page (found by
+    schemathesis: `?page_size=null` answered 200). Above `max_page_size` it is capped, as the schema says."""
+
+    page_size: int | None
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = 100
+
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not (values[0].isascii() and values[0].isdigit()) or int(values[0]) < 1:
+            raise Invalid("page_size must be one positive integer.", field=self.page_size_query_param)
+        return min(int(values[0]), self.max_page_size or int(values[0]))
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = f"Items per page, at most {self.max_page_size} (larger is capped)."
+        return parameters
+
+
+class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
     """v1: page-number pagination with a client-chosen page size, capped."""
 
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
-
-class CursorPagination(pagination.CursorPagination):
+class CursorPagination(StrictPageSize, pagination.CursorPagination):
     """v2: opaque cursors, newest first by creation then id, no COUNT(*) unless `?include=total`.
 
     A cursor holds a position in the ordering (not an offset), so rows inserted meanwhile neither repeat nor
@@ -22,8 +46,6 @@ class CursorPagination(pagination.CursorPagination):
     """
 
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
     def get_ordering(self, request, queryset, view):
         if request.query_params.get(api_settings.ORDERING_PARAM):
@@ -31,7 +53,10 @@ class CursorPagination(pagination.CursorPagination):
         return self.ordering  # the endpoint's v1 default order (e.g. by name) is not a stable cursor key
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.total = queryset.count() if "total" in request.query_params.getlist("include") else None
+        include = request.query_params.getlist("include")
+        if set(include) - {"total"}:
+            raise Invalid("include takes one value: total.", field="include")
+        self.total = queryset.count() if include else None
         return super().paginate_queryset(queryset, request, view)
 
     def _cursor(self, link: str | None) -> str | None:
@@ -86,9 +111,7 @@ class CursorPagination(pagination.CursorPagination):
         ]
 
 
-class LegacyCursorPagination(pagination.CursorPagination):
+class LegacyCursorPagination(StrictPageSize, pagination.CursorPagination):
     """v1 endpoints born with cursors (the audit trail): `{"next", "previous", "results"}`, newest first."""
 
     ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 100

@@ -2,6 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import DataExport, ExportStatus, User
+from common.serializers import StrictCharField, StrictEmailField
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -16,14 +17,14 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class VerifyEmailInputSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=500, help_text="The token of the verification mail.")
+    token = StrictCharField(max_length=500, help_text="The token of the verification mail.")
 
 
 class RegisterInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
-    password = serializers.CharField(write_only=True, trim_whitespace=False)
-    confirm_password = serializers.CharField(write_only=True, trim_whitespace=False)
-    full_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+    email = StrictEmailField()
+    password = StrictCharField(write_only=True, trim_whitespace=False)
+    confirm_password = StrictCharField(write_only=True, trim_whitespace=False)
+    full_name = StrictCharField(required=False, allow_blank=True, max_length=150, default="")
 
     def validate(self, attrs):
         if attrs["password"] != attrs["confirm_password"]:
@@ -32,12 +33,12 @@ class RegisterInputSerializer(serializers.Serializer):
 
 
 class LoginInputSerializer(serializers.Serializer):
-    email = serializers.CharField()
-    password = serializers.CharField(trim_whitespace=False)
+    email = StrictCharField()
+    password = StrictCharField(trim_whitespace=False)
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField()
+    refresh_token = StrictCharField()
 
 
 class TokenOutputSerializer(serializers.Serializer):
@@ -52,16 +53,16 @@ class RegisterOutputSerializer(TokenOutputSerializer):
 
 
 class UserUpdateInputSerializer(serializers.Serializer):
-    full_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    full_name = StrictCharField(required=False, allow_blank=True, max_length=150)
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):
-    old_password = serializers.CharField(trim_whitespace=False)
-    new_password = serializers.CharField(trim_whitespace=False)
+    old_password = StrictCharField(trim_whitespace=False)
+    new_password = StrictCharField(trim_whitespace=False)
 
 
 class EraseInputSerializer(serializers.Serializer):
-    password = serializers.CharField(trim_whitespace=False, help_text="The account's password, to confirm.")
+    password = StrictCharField(trim_whitespace=False, help_text="The account's password, to confirm.")
 
 
 class DataExportOutputSerializer(serializers.ModelSerializer):

@@ -8,13 +8,13 @@ from audit.api import serializers
 from audit.models import AuditEvent
 from common.api import PaginatedListMixin
 from common.api_versions.drf import VersionedJSONRenderer
-from common.filters import CreatedRangeFilterSet
+from common.filters import CanonicalUuidFilter, CreatedRangeFilterSet
 from common.pagination import LegacyCursorPagination
 
 
 class AuditEventFilter(CreatedRangeFilterSet):
-    actor = django_filters.UUIDFilter(field_name="actor_id")
-    project = django_filters.UUIDFilter(field_name="project_id")
+    actor = CanonicalUuidFilter(field_name="actor_id")
+    project = CanonicalUuidFilter(field_name="project_id")
 
     class Meta:
         model = AuditEvent
@@ -60,6 +60,21 @@ class AuditEventViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         if getattr(request, "version", None) == "1":
             return LegacyCursorPagination
         return super().pagination_class
+
+    def perform_content_negotiation(self, request, force=False):
+        # ?format=csv|jsonl selects a download for a GET; any other method (OPTIONS) answers JSON (found by
+        # schemathesis: OPTIONS ?format=csv answered 500).
+        renderer, media_type = super().perform_content_negotiation(request, force)
+        if request.method != "GET" and isinstance(renderer, _Download):
+            return VersionedJSONRenderer(), VersionedJSONRenderer.media_type
+        return renderer, media_type
+
+    def handle_exception(self, exc):
+        # An error is problem+json whatever ?format= asked for: the download renderers only select the stream and
+        # cannot render a body (before this, an anonymous ?format=csv answered 500).
+        self.request.accepted_renderer = VersionedJSONRenderer()
+        self.request.accepted_media_type = VersionedJSONRenderer.media_type
+        return super().handle_exception(exc)
 
     @extend_schema(tags=["audit"], parameters=[FORMAT])
     def list(self, request):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from common.serializers import StrictCharField, StrictEmailField, StrictSlugField
 from projects.models import SECRET_NAME_PATTERN, Invitation, InvitationStatus, Membership, Project, ProjectSecret, Role
 
 
@@ -13,15 +14,15 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class ProjectInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=220, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    slug = StrictSlugField(max_length=220, required=False, allow_blank=True)
+    description = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    slug = serializers.SlugField(max_length=220, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    slug = StrictSlugField(max_length=220, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
 
 
 class MemberUserSerializer(serializers.Serializer):
@@ -41,7 +42,7 @@ class MembershipOutputSerializer(serializers.ModelSerializer):
 
 
 class MembershipInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = StrictEmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 
 
@@ -60,7 +61,7 @@ class SecretOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SecretValueField(serializers.CharField):
+class SecretValueField(StrictCharField):
     """A write-only value: kept exactly as sent (no trimming), never rendered."""
 
     def __init__(self, **kwargs):
@@ -74,16 +75,16 @@ class SecretInputSerializer(serializers.Serializer):
         error_messages={"invalid": "Use A-Z, 0-9 and _, starting with a letter (at most 64 characters)."},
     )
     value = SecretValueField(help_text="Write-only: encrypted at rest, never returned. At most 64 KiB.")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class SecretReplaceSerializer(serializers.Serializer):
     value = SecretValueField(help_text="The new value (write-only).")
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = StrictCharField(required=False, allow_blank=True)
 
 
 class InvitationInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = StrictEmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 
 
@@ -102,4 +103,4 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
 
 
 class InvitationAcceptInputSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=200, help_text="The token of the invitation mail.")
+    token = StrictCharField(max_length=200, help_text="The token of the invitation mail.")

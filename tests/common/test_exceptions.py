@@ -64,3 +64,24 @@ def test_non_api_404_is_not_problem_json(client):
     response = client.get("/not-the-api/")
     assert response.status_code == 404
     assert response["Content-Type"] != "application/problem+json"
+
+
+def test_nested_validation_errors_are_flattened_to_paths():
+    # The documented `errors` maps a field or JSON path to a list of messages (schemathesis found a nested dict).
+    from common.exceptions import field_errors
+
+    detail = {"input": {"a": ["This field may not be null."]}, "steps": [{}, {"id": ["Required."]}], "name": ["Bad."]}
+    assert field_errors(detail) == {
+        "input.a": ["This field may not be null."],
+        "steps.1.id": ["Required."],
+        "name": ["Bad."],
+    }
+    assert field_errors(["Not allowed."]) == {"non_field_errors": ["Not allowed."]}
+
+
+@pytest.mark.django_db
+def test_a_number_where_the_schema_says_string_is_a_400(auth_client):
+    # DRF's CharField takes 0 as "0"; the schema's `type: string` does not (common/serializers.py).
+    response = auth_client.patch("/api/v1/auth/me/", {"full_name": 0}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["full_name"]

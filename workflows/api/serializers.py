@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.serializers import StrictCharField
 from workflows.definition_schema import openapi_schema
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, WorkflowVersion
 
@@ -35,15 +36,15 @@ class WorkflowOutputSerializer(serializers.ModelSerializer):
 
 
 class WorkflowInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, default="")
     definition = DefinitionField(help_text=DEFINITION_HELP)
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
     definition = DefinitionField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
     is_active = serializers.BooleanField(required=False)
 
@@ -60,7 +61,11 @@ class WorkflowVersionOutputSerializer(serializers.ModelSerializer):
 
 class ExecutionInputSerializer(serializers.Serializer):
     input = serializers.DictField(
-        child=serializers.JSONField(), required=False, default=dict, help_text="The workflow's input (an object)."
+        # Any JSON value, null included (found by schemathesis: `{"a": null}` was refused)
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        default=dict,
+        help_text="The workflow's input (an object).",
     )
 
 

@@ -146,7 +146,7 @@ class Renderer:
     def reply(self, request_bytes: bytes) -> bytes:
         try:
             self._cpu_budget()
-            reply = self.handle(pickle.loads(request_bytes))  # noqa: S301 - from the parent that started us
+            reply = self.handle(pickle.loads(request_bytes))  # noqa: S301 (from the parent that started us)  # nosec B301
             data = json.dumps(reply, ensure_ascii=False, allow_nan=False).encode()
         except MemoryError:
             self.restart = True

@@ -90,3 +90,23 @@ def test_csv_and_jsonl_exports_stream_the_filtered_events(trail):
 
 def test_anonymous_callers_get_401(api_client):
     assert api_client.get(EVENTS).status_code == 401
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_anonymous_download_is_a_401_problem_not_a_500(api_client, fmt):
+    # Found by schemathesis (tests/common/test_api_fuzz.py): the download renderers could not render the error.
+    response = api_client.get(f"/api/v1/audit/events/?format={fmt}")
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_download_with_a_bad_filter_is_a_400_problem(trail):
+    response = client_for(trail["viewer"]).get("/api/v1/audit/events/?format=csv&created_after=yesterday")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_options_with_a_download_format_answers_json(trail):
+    response = client_for(trail["viewer"]).options("/api/v1/audit/events/?format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")

@@ -46,6 +46,14 @@ def test_editor_executes_and_gets_202_pending_queued_after_commit(
     queued.assert_called_once_with(args=[body["id"]], queue="celery")
 
 
+def test_an_input_value_may_be_null(workflow_with_roles, queued):
+    # The schema allows any JSON value in `input` (schemathesis found `{"a": null}` refused with a 400).
+    workflow, users = workflow_with_roles
+    response = execute(client_for(users["editor"]), workflow, {"input": {"name": "Ada", "note": None}})
+    assert response.status_code == 202
+    assert response.json()["input"] == {"name": "Ada", "note": None}
+
+
 def test_viewer_cannot_execute(workflow_with_roles, queued):
     workflow, users = workflow_with_roles
     response = execute(client_for(users["viewer"]), workflow)
