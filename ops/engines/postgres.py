@@ -181,8 +181,9 @@ class PostgresEngine:
                 worker.start()
                 compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
                 try:
-                    with compressor.stream_reader(proc.stdout, read_size=_CHUNK, closefd=False) as compressed:
-                        sink(compressed)  # type: ignore[arg-type]  # a readable binary stream
+                    stdout: BinaryIO = proc.stdout  # type: ignore[assignment]  # stdout=PIPE, so never None
+                    with compressor.stream_reader(stdout, read_size=_CHUNK, closefd=False) as compressed:
+                        sink(compressed)
                 except BaseException:
                     proc.kill()
                     raise
@@ -233,7 +234,7 @@ class PostgresEngine:
                 stderr=errors,
                 env=env,
             )
-            feeder, damaged = None, []
+            feeder, damaged = None, list[str]()
             if compressed:
                 feeder = threading.Thread(target=_decompress_into, args=(path, proc.stdin, damaged), daemon=True)
                 feeder.start()
