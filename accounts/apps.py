@@ -7,6 +7,9 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from accounts import tokens
         from accounts.gdpr import erasure, export
         from audit import retention
         from audit.registry import track
@@ -19,6 +22,10 @@ class AccountsConfig(AppConfig):
             include_fields=["email", "full_name", "is_active", "is_staff", "is_superuser", "email_verified_at"],
             mask_fields=["email", "full_name"],
         )
+        # A changed or deleted user is read again by the next request (accounts.tokens.JWTAuthentication).
+        user = self.get_model("User")
+        post_save.connect(tokens.forget_user, sender=user, dispatch_uid="accounts.forget_user.save")
+        post_delete.connect(tokens.forget_user, sender=user, dispatch_uid="accounts.forget_user.delete")
         retention.register("exports", "exports", export.data_exports_purge)
         # A restore of a backup older than an erasure erases the person again (ops cannot import accounts).
         restore_hooks.register("erasures", pending=erasure.erasures_pending, reapply=erasure.erasures_reapply)

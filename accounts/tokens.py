@@ -4,7 +4,11 @@ The one module of accounts that knows simplejwt; the services call it and raise 
 """
 
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -67,3 +71,41 @@ def revoke_all(user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(outstanding)
+
+
+# --- The user behind an access token, without a database round trip per request ----------------------------------
+
+USER_CACHE_KEY = "auth:user:{}"
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    """simplejwt's authentication with the token's user read through the shared cache.
+
+    Every API request used to load its user by primary key: a round trip and an ORM query on the hottest path.
+    The user row now lives in the cache for JWT_USER_CACHE_SECONDS; any save or delete of the user (password
+    change, deactivation, erasure, a staff edit in the admin) drops the entry at commit (`forget_user`), so
+    the next request reads the row again. What the cache can hold back is bounded by that lifetime: a change
+    made by a bulk QuerySet.update() (none in the code today) or racing a concurrent read. The access token
+    itself lives five minutes, so a cached user never outlives what the token already allowed.
+    """
+
+    def get_user(self, validated_token):
+        seconds = settings.JWT_USER_CACHE_SECONDS
+        if not seconds:
+            return super().get_user(validated_token)
+        user_id = validated_token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+        key = USER_CACHE_KEY.format(user_id)
+        user = cache.get(key)
+        if user is None:
+            user = super().get_user(validated_token)  # raises for an unknown or inactive user: nothing cached
+            cache.set(key, user, seconds)
+        elif not user.is_active:
+            raise AuthenticationFailed(str(_("User is inactive")), code="user_inactive")  # simplejwt's own words
+        return user
+
+
+def forget_user(sender, instance, **kwargs) -> None:
+    """Drop the cached copy of a user once the change that touched it commits (see JWTAuthentication)."""
+    key = USER_CACHE_KEY.format(instance.pk)
+    cache.delete(key)  # now, and again after commit: a read between the two must not keep the old row
+    transaction.on_commit(lambda: cache.delete(key))

@@ -10,6 +10,7 @@ import re
 import django_filters
 from django import forms
 from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -75,3 +76,17 @@ class CreatedRangeFilterSet(StrictFilterSet):
 
     created_after = Rfc3339DateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = Rfc3339DateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipped for a request with no query string.
+
+    With nothing to filter by, every filter of a set passes the queryset through unchanged (django-filter skips
+    empty values), yet building and validating the set's form cost about a millisecond per list request. None of
+    our filter sets has a required filter or a default value that would act on an empty query.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        if not request.query_params:
+            return queryset
+        return super().filter_queryset(request, queryset, view)

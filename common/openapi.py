@@ -6,6 +6,7 @@ listed with filters), plus what its view declares in `error_statuses` ({action o
 rules of its own (409, 412, 422...).
 """
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
@@ -52,6 +53,12 @@ DESCRIPTIONS = {
     503: "A dependency (database, cache, broker) is unavailable; retry shortly.",
 }
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The bearer scheme of accounts.tokens.JWTAuthentication (simplejwt's class with the cached user)."""
+
+    target_class = "accounts.tokens.JWTAuthentication"
 
 
 class ApiAutoSchema(AutoSchema):

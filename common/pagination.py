@@ -1,7 +1,10 @@
 """The paginators the API versions use (common.api_versions picks one per request)."""
 
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Count, Window
 from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -34,8 +37,44 @@ class StrictPageSize:
         return parameters
 
 
+_TOTAL = "_pagination_total"
+
+
+class OneQueryPaginator(DjangoPaginator):
+    """Django's paginator that reads a page and the total in one statement: `COUNT(*) OVER ()` on the page's rows.
+
+    Django's asks the database twice (COUNT, then the rows). The total comes with the rows instead; only a page
+    with no rows (past the end, or an empty list) still counts alone, to tell "empty" from "out of range". Lists
+    with DISTINCT count apart as before: PostgreSQL computes window functions before DISTINCT.
+    """
+
+    def page(self, number):
+        if self._counts_apart():
+            return super().page(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # "last" and bad values: Django's own answers and messages
+        if number < 1:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        queryset: Any = self.object_list  # a QuerySet: _counts_apart() checked it
+        rows = list(queryset.annotate(**{_TOTAL: Window(Count("*"))})[bottom : bottom + self.per_page])
+        if not rows:
+            return super().page(number)
+        self.__dict__["count"] = getattr(rows[0], _TOTAL)  # the cached_property Paginator.count
+        return self._get_page(rows, number, self)  # type: ignore[attr-defined]  # Django's documented hook
+
+    def _counts_apart(self) -> bool:
+        query = getattr(self.object_list, "query", None)
+        # Orphans move rows between pages by the total, which must then be known first.
+        return query is None or query.distinct or query.combinator is not None or bool(self.orphans)
+
+
 class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
-    """v1: page-number pagination with a client-chosen page size, capped."""
+    """v1: page-number pagination with a client-chosen page size, capped; one statement per page."""
+
+    django_paginator_class = OneQueryPaginator
 
 
 class CursorPagination(StrictPageSize, pagination.CursorPagination):

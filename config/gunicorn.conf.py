@@ -3,8 +3,9 @@
 This file reads os.environ itself: gunicorn's master loads it before Django (and config/env.py's settings) exist.
 
 Metrics: with several workers, set PROMETHEUS_MULTIPROC_DIR in the environment before gunicorn starts (not
-from Python: prometheus_client reads it at import). The master empties it at start and marks each dead
-worker's files, so one scrape of /metrics sums every worker.
+from Python: prometheus_client reads it at import). The master empties it at start; each worker names its files
+by a worker id (1..workers) that a replacement worker takes over, so one scrape of /metrics sums every worker and
+recycled workers leave no files behind (common.prometheus_dir.use_worker_id).
 """
 
 import os
@@ -23,7 +24,7 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Never preload: Django's connection pool must be opened in each worker, after the fork.
 preload_app = False
-# Recycle workers rarely: each recycled worker leaves metric files behind in multiprocess mode.
+# Recycling workers (GUNICORN_MAX_REQUESTS) is safe for metrics: a new worker reuses the files of the one it replaces.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 50
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
@@ -69,8 +70,14 @@ def on_starting(server):
     prometheus_dir.reset(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
 
 
+def pre_fork(server, worker):
+    """Master, before forking a worker: the worker id its metric files carry (the lowest one free)."""
+    worker.metrics_id = prometheus_dir.next_worker_id({w.metrics_id for w in server.WORKERS.values()})
+
+
 def post_fork(server, worker):
-    """Worker, right after the fork: tracing threads must start here, never in the master."""
+    """Worker, right after the fork: metric files by worker id, and tracing threads (never in the master)."""
+    prometheus_dir.use_worker_id(worker.metrics_id)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")  # as wsgi.py does
     from common.tracing import setup_tracing
 
@@ -82,4 +89,4 @@ def post_fork(server, worker):
 
 def child_exit(server, worker):
     """Master, when a worker exits: its live gauges go, its counters and histograms stay in the sum."""
-    prometheus_dir.mark_dead(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), worker.pid)
+    prometheus_dir.mark_dead(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), worker.metrics_id)

@@ -12,6 +12,7 @@ import logging
 import math
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
@@ -52,14 +53,32 @@ def limit(project: Project, quota: str) -> int:
 
 
 def _grant(project_id, quota: str, amount: int, maximum: int) -> bool:
-    """Add `amount` to today's use if it stays within `maximum` (0: unlimited, nothing counted); one atomic
-    UPDATE."""
+    """Add `amount` to today's use if it stays within `maximum` (0: unlimited, nothing counted).
+
+    One statement, atomic under concurrency (the database's upsert, not a lock of ours): the day's row is created
+    with `amount`, or its count raised by `amount` only where the result stays within `maximum`.
+    """
     if not maximum:
         return True
-    day = today()
-    QuotaUsage.objects.bulk_create([QuotaUsage(project_id=project_id, day=day)], ignore_conflicts=True)
-    rows = QuotaUsage.objects.filter(project_id=project_id, day=day).alias(after=F(quota) + amount)
-    return rows.filter(after__lte=maximum).update(**{quota: F(quota) + amount}) == 1
+    if amount > maximum:
+        return False
+    meta = QuotaUsage._meta
+    table, column = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(quota)
+    values = [
+        meta.get_field("project").get_db_prep_value(project_id, connection),
+        meta.get_field("day").get_db_prep_value(today(), connection),
+        amount if quota == EXECUTIONS else 0,
+        amount if quota == LLM_TOKENS else 0,
+        maximum,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, day, executions, llm_tokens) VALUES (%s, %s, %s, %s) "  # noqa: S608 (names from the model)  # nosec B608
+            f"ON CONFLICT (project_id, day) DO UPDATE SET {column} = {table}.{column} + EXCLUDED.{column} "
+            f"WHERE {table}.{column} + EXCLUDED.{column} <= %s RETURNING 1",
+            values,
+        )
+        return cursor.fetchone() is not None
 
 
 def _refuse(project: Project, quota: str, maximum: int, message: str) -> QuotaExceeded:

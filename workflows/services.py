@@ -9,6 +9,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
@@ -174,19 +175,26 @@ def execution_start(
     # The unique (workflow, idempotency_key) constraint is left to the database: a concurrent request with
     # the same key loses the race with an IntegrityError and answers with the winner's execution. The foreign
     # keys are objects in hand: no query to check that they exist.
-    execution.full_clean(exclude=["workflow", "workflow_version", "triggered_by"], validate_constraints=False)
-    try:
-        with transaction.atomic():
-            # Counted in this savepoint: a start that loses the idempotency race gives its unit back.
-            quotas.execution_consume(project=workflow.project)
-            execution.save()
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        existing = _existing_for_key(workflow=workflow, idempotency_key=idempotency_key, fingerprint=fingerprint)
-        if existing is None:
-            raise
-        return existing, False
+    # The primary key is a fresh UUID: no query to check that it is unique either.
+    execution.full_clean(
+        exclude=["workflow", "workflow_version", "triggered_by"], validate_unique=False, validate_constraints=False
+    )
+    if idempotency_key:
+        try:
+            with transaction.atomic():  # a savepoint, so that the loser of a race can still read the winner
+                # Counted in this savepoint: a start that loses the idempotency race gives its unit back.
+                quotas.execution_consume(project=workflow.project)
+                execution.save()
+        except IntegrityError:
+            existing = _existing_for_key(workflow=workflow, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            if existing is None:
+                raise
+            return existing, False
+    else:
+        quotas.execution_consume(project=workflow.project)  # given back with the transaction if the save fails
+        execution.save()
+    # A new execution has no step runs yet: its response needs no query to find none.
+    prefetch_related_objects([execution], Prefetch("step_runs", queryset=StepRun.objects.none()))
     transaction.on_commit(lambda: _enqueue(execution.pk))
     return execution, True
 

@@ -255,14 +255,14 @@ CORS_ALLOW_HEADERS = (*default_cors_headers, "api-version", "idempotency-key", "
 CORS_EXPOSE_HEADERS = ["Deprecation", "Sunset", "Link", "Retry-After", "X-Request-ID"]
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.tokens.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["common.api_versions.drf.VersionedJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "common.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
@@ -306,6 +306,10 @@ SIMPLE_JWT: dict[str, Any] = {
     "USER_ID_CLAIM": "sub",
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# The user of an access token is read through the cache for this long (accounts.tokens.JWTAuthentication: any
+# save of the user drops it). Only with the shared Redis cache: a per-process cache could not be told by another
+# process (a command, a worker) that the user changed. 0 reads the database on every request.
+JWT_USER_CACHE_SECONDS = env.int("JWT_USER_CACHE_SECONDS", default=30 if REDIS_URL else 0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "aiassistant-api",

@@ -71,6 +71,7 @@ def backup_create(
             "finished_at": finished.isoformat(),
             "migrations": facts["migrations"],
             "checksum_method": facts["checksum_method"],
+            "compression": facts.get("compression"),
             "tables": facts["tables"],
         }
         try:

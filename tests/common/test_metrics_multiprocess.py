@@ -152,3 +152,34 @@ def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_wit
     assert {line["execution_id"] for line in finished} == {str(pk) for pk in ids}
     assert {line["request_id"] for line in finished} == {"req-into-worker"}
     assert {line["task"] for line in finished} == {"workflows.run_execution"}
+
+
+def test_recycled_workers_reuse_their_files_and_keep_the_counts(gunicorn_3_workers):
+    """Workers name their files by worker id (1..3): restarts add no files, and no request is lost from the sum."""
+    import psutil
+
+    server = gunicorn_3_workers
+    master = psutil.Process(server.process.pid)
+    served = 0
+    for _ in range(3):  # three rounds of killing every worker: nine restarts
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(lambda _: server.request("GET", "/health/live/")[0], range(12)))
+        assert statuses == [200] * 12
+        served += 12
+        old = {child.pid for child in master.children()}
+        for pid in old:
+            os.kill(pid, 15)
+        deadline = time.monotonic() + 60
+        while True:
+            now = {child.pid for child in master.children()}
+            if len(now) == 3 and not now & old:
+                break
+            assert time.monotonic() < deadline, "gunicorn did not replace its workers"
+            time.sleep(0.2)
+    text = server.scrape()
+    counted = sample_sum(
+        text, "django_http_responses_total_by_status_view_method_total", view="health-live", method="GET", status="200"
+    )
+    assert counted == served  # every request of the dead workers is still in the sum
+    identifiers = {name.rsplit("_", 1)[-1].split(".")[0] for name in os.listdir(server.multiproc_dir)}
+    assert identifiers <= {"1", "2", "3"}, identifiers

@@ -48,10 +48,15 @@ def test_anonymous_requests_are_throttled_per_address(api_client, rates):
 
 def test_throttle_counts_are_kept_in_the_shared_cache(api_client, rates):
     from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from common.throttling import WINDOW_KEY_PREFIX
 
     rates(anon="5/minute")
     api_client.post("/api/v1/auth/refresh/", {}, format="json")
-    assert cache.get("throttle_anon_127.0.0.1") is not None
+    api_client.post("/api/v1/auth/refresh/", {}, format="json")
+    # One stamp per allowed request in the window, in the shared Redis (every process sees the same count).
+    assert get_redis_connection().zcard(cache.make_key(WINDOW_KEY_PREFIX + "throttle_anon_127.0.0.1")) == 2
 
 
 def test_forged_forwarded_for_does_not_escape_the_limit(api_client, rates, settings):
@@ -64,3 +69,26 @@ def test_forged_forwarded_for_does_not_escape_the_limit(api_client, rates, setti
         for n in range(3)
     ]
     assert statuses == [400, 400, 429]
+
+
+@pytest.mark.django_db(transaction=True)  # the threads' own connections must see the user
+def test_concurrent_requests_cannot_share_the_last_slot(user, rates):
+    """The window is checked and taken in one Redis script: of 8 simultaneous requests with 3 slots, 3 pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from tests.conftest import client_for
+
+    rates(user="3/minute")
+    clients = [client_for(user) for _ in range(8)]
+
+    def get(client):
+        try:
+            return client.get("/api/v1/auth/me/").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(get, clients))
+    assert statuses == [200, 200, 200, 429, 429, 429, 429, 429]

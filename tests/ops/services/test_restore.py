@@ -251,3 +251,35 @@ def test_restore_into_another_database_is_refused_while_erasures_wait(seeded, ba
         call_command("restore", str(record.id), "--yes", "--target-database", target)
 
     assert not engine_for(connection.settings_dict).database_exists(target)
+
+
+def test_a_backup_is_zstd_compressed_on_the_stream(seeded, backup_dir):
+    from ops.engines.postgres import ZSTD_MAGIC
+
+    record, dump, manifest_path = _backup(backup_dir)
+    assert dump.read_bytes()[:4] == ZSTD_MAGIC
+    assert json.loads(manifest_path.read_text())["compression"] == "zstd"
+    assert record.sha256 == hashlib.sha256(dump.read_bytes()).hexdigest()  # of the stored (compressed) bytes
+
+
+def test_a_dump_from_before_zstd_still_restores_and_verifies(seeded, backup_dir):
+    """A backup taken by the previous release: pg_dump -Fc with its own zlib, no zstd around it."""
+    import subprocess
+
+    record, dump, manifest_path = _backup(backup_dir)
+    engine = engine_for(connection.settings_dict)
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}"], env=engine._env(), check=True)
+    assert dump.read_bytes()[:5] == b"PGDMP"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["compression"]
+    manifest["tables"] = engine.facts()["tables"]  # the database as pg_dump just saw it (nothing wrote since)
+    manifest["sha256"] = hashlib.sha256(dump.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    BackupRecord.objects.filter(id=record.id).update(sha256=manifest["sha256"])
+
+    call_command("backup_verify", str(record.id))
+    assert BackupRecord.objects.get(id=record.id).verify_ok is True
+
+    User.objects.filter(id=seeded["users"][0].id).delete()
+    call_command("restore", str(record.id), "--yes", "--no-safety-backup")
+    assert User.objects.filter(id=seeded["users"][0].id).exists()

@@ -54,6 +54,26 @@ def test_an_input_value_may_be_null(workflow_with_roles, queued):
     assert response.json()["input"] == {"name": "Ada", "note": None}
 
 
+def test_starting_an_execution_asks_the_database_only_what_it_must(workflow_with_roles, queued):
+    """The workflow (with the caller's role), its current version, the day's quota count, the execution and its
+    history row, the request's audit event: no uniqueness probe of a fresh UUID, no savepoint without an
+    Idempotency-Key, no query for the step runs that a new execution cannot have."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    workflow, users = workflow_with_roles
+    client = client_for(users["editor"])
+    execute(client, workflow)  # the user is cached by the first request
+    with CaptureQueriesContext(connection) as captured:
+        assert execute(client, workflow).status_code == 202
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in statements if sql.startswith("SELECT 1 AS")], statements
+    # One savepoint: the service's transaction, nested in the test's own.
+    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1, statements
+    assert not [sql for sql in statements if 'FROM "workflows_steprun"' in sql], statements
+    assert len([sql for sql in statements if sql.startswith(("SELECT", "INSERT", "UPDATE"))]) == 6, statements
+
+
 def test_viewer_cannot_execute(workflow_with_roles, queued):
     workflow, users = workflow_with_roles
     response = execute(client_for(users["viewer"]), workflow)

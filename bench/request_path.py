@@ -1,0 +1,246 @@
+"""The request path against the yardstick: our list and execution-start endpoints next to a bare DRF app.
+
+Goals (issue 13): `GET /api/v1/projects/` and `GET /api/v2/projects/` with the full stack on (metrics, JSON logs
+at INFO, throttles, audit) at >= 1.0x the bare DRF + simplejwt app of ../shared/bench-reference (`GET /items/`,
+20 rows), and `POST /api/v1/workflows/{id}/executions/` at >= 0.8x our own v1 list, all in one run.
+
+Both servers run on this machine at once: ours with production settings (config/gunicorn.conf.py, 2 workers,
+PostgreSQL with Django's pool, Redis for cache and throttles), the reference with its own settings (2 gunicorn
+workers, persistent connections) on its fixed database `anchors_http`. wrk on loopback runs short rounds that
+rotate the order of the four endpoints, so that each round sees the same machine load; each figure is the
+median over rounds of the per-round ratio. Executions are accepted, not run (no worker consumes the queue:
+this measures the request path, bench/executions.py measures the engine); the broker database is flushed.
+
+Usage: .venv/bin/python bench/request_path.py [--duration 5] [--rounds 6] [--profile]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness import (
+    PYTHON,
+    ROOT,
+    base_env,
+    drop_database,
+    free_port,
+    gunicorn,
+    gunicorn_processes,
+    login,
+    manage,
+    recreate_database,
+    timed_wrk,
+    write_result,
+)
+
+PASSWORD = "bench-password-Zx81!"
+DATABASE = "aiassistant_bench_path"
+REFERENCE = Path(os.environ.get("BENCH_REFERENCE", ROOT.parent / "shared" / "bench-reference"))
+REFERENCE_DATABASE = "anchors_http"  # fixed in the reference's settings
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
+GOALS = {"v1_vs_reference": 1.0, "v2_vs_reference": 1.0, "start_vs_v1": 0.8}
+
+SEED = """
+from accounts.models import User
+from projects.services import project_create
+from workflows.services import workflow_create
+user = User.objects.create_user(email="bench@example.com", password="{password}")
+projects = [project_create(name=f"Bench project {{n}}", description="benchmark", actor=user) for n in range(20)]
+definition = {{"steps": [{{"id": "greet", "type": "transform", "config": {{"value": "Hello {{{{ input.name }}}}"}}}}]}}
+workflow = workflow_create(project=projects[0], role="owner", name="bench", definition=definition, actor=user)
+print(workflow.id)
+"""
+
+
+@contextmanager
+def reference_server():
+    """The bare DRF app, copied to a scratch folder (its own folder is read-only in CI), on 2 gunicorn workers."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-reference-"))
+    app = scratch / "bench-reference"
+    shutil.copytree(REFERENCE, app)
+    recreate_database(REFERENCE_DATABASE)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "anchorsite.settings"
+    for args in (["manage.py", "migrate", "--no-input"], ["setup_data.py"]):
+        subprocess.run([PYTHON, *args], cwd=app, env=env, check=True, capture_output=True)
+    port = free_port()
+    gunicorn_bin = str(Path(PYTHON).with_name("gunicorn"))
+    proc = subprocess.Popen(
+        [gunicorn_bin, "-w", "2", "-b", f"127.0.0.1:{port}", "anchorsite.wsgi:application"],
+        cwd=app,
+        env=dict(env, GUNICORN_BIND=f"127.0.0.1:{port}"),  # gunicorn_processes() finds its processes by this
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/plain/", timeout=2)  # loopback only
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the reference app did not start") from None
+                time.sleep(0.3)
+        yield base, (app / "token.txt").read_text().strip()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        drop_database(REFERENCE_DATABASE)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _flush_broker() -> None:
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()
+
+
+def in_process_profile(env: dict, token: str, path: str, requests: int = 400) -> list[str]:
+    """cProfile of `requests` requests to `path` through Django's test client (every middleware, no HTTP): the
+    top lines by own time, as bench/README.md quotes them."""
+    import cProfile
+    import io
+    import pstats
+
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    for _ in range(20):
+        client.get(path)
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(requests):
+        client.get(path)
+    profile.disable()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(r"(aiassistant|work|site-packages)", 40)
+    return [line for line in out.getvalue().splitlines() if line.strip()]
+
+
+def run(duration: int, rounds: int, profile: bool) -> dict:
+    started = datetime.datetime.now(tz=datetime.UTC)
+    load_at_start = os.getloadavg()
+    recreate_database(DATABASE)
+    env = base_env(DATABASE, LOG_LEVEL="INFO", CELERY_BROKER_URL=BROKER)
+    runs: dict[str, list[dict]] = {"reference": [], "v1": [], "v2": [], "start": []}
+    found: dict = {}
+    try:
+        manage(env, "migrate", "--no-input")
+        workflow_id = manage(env, "shell", "-c", SEED.format(password=PASSWORD)).strip().splitlines()[-1]
+        with reference_server() as (reference, reference_token), gunicorn(env, workers=2) as base:
+            token = login(base, "bench@example.com", PASSWORD)
+            ours = gunicorn_processes(base)
+            theirs = gunicorn_processes(reference)
+            auth = {"Authorization": f"Bearer {token}"}
+            targets = {
+                "reference": (
+                    theirs,
+                    f"{reference}/items/",
+                    {"headers": {"Authorization": f"Bearer {reference_token}"}},
+                ),
+                "v1": (ours, f"{base}/api/v1/projects/", {"headers": auth}),
+                "v2": (ours, f"{base}/api/v2/projects/", {"headers": auth}),
+                "start": (
+                    ours,
+                    f"{base}/api/v1/workflows/{workflow_id}/executions/",
+                    {
+                        "headers": {**auth, "Content-Type": "application/json"},
+                        "method": "POST",
+                        "body": json.dumps({"input": {"name": "bench"}}),
+                    },
+                ),
+            }
+            base_url = {"reference": reference, "v1": base, "v2": base, "start": base}
+            for name, (processes, url, options) in targets.items():  # warm-up, not counted
+                timed_wrk(base_url[name], processes, url, duration=2, **options)
+            names = list(targets)
+            for number in range(rounds):
+                order = names[number % len(names) :] + names[: number % len(names)]
+                for name in order:
+                    processes, url, options = targets[name]
+                    runs[name].append(timed_wrk(base_url[name], processes, url, duration=duration, **options))
+                _flush_broker()
+            if profile:
+                found["profile_v1"] = in_process_profile(env, token, "/api/v1/projects/")
+    finally:
+        _flush_broker()
+        drop_database(DATABASE)
+    ratios = {
+        "v1_vs_reference": _ratios(runs["v1"], runs["reference"]),
+        "v2_vs_reference": _ratios(runs["v2"], runs["reference"]),
+        "start_vs_v1": _ratios(runs["start"], runs["v1"]),
+    }
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+        "duration_s": duration,
+        "rounds": rounds,
+        "goals": GOALS,
+        "medians": {name: _medians(results) for name, results in runs.items()},
+        "median_ratios": {name: round(statistics.median(values), 3) for name, values in ratios.items()},
+        "per_round_ratios": ratios,
+        "runs": runs,
+        **found,
+    }
+
+
+def _ratios(ours: list[dict], theirs: list[dict]) -> list[float]:
+    return [round(a["requests_per_second"] / b["requests_per_second"], 3) for a, b in zip(ours, theirs, strict=True)]
+
+
+def _medians(runs: list[dict]) -> dict:
+    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
+    return {key: statistics.median(run[key] for run in runs) for key in keys}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of the four endpoints")
+    parser.add_argument("--profile", action="store_true", help="also profile the v1 list in process")
+    args = parser.parse_args()
+    results = run(args.duration, args.rounds, args.profile)
+    print(f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'cpu ms/req':>10}")
+    for name, medians in results["medians"].items():
+        print(
+            f"{name:10} {medians['requests_per_second']:9.1f} {medians['p50_ms']:8.2f} {medians['p99_ms']:8.2f} "
+            f"{medians['non_2xx']:8.0f} {medians['cpu_ms_per_request']:10.2f}"
+        )
+    for name, ratio in results["median_ratios"].items():
+        verdict = "meets" if ratio >= GOALS[name] else "below"
+        rounds = results["per_round_ratios"][name]
+        print(f"median ratio {name}: {ratio:.3f} ({verdict} the goal {GOALS[name]}); rounds {rounds}")
+    for line in results.get("profile_v1", []):
+        print(line)
+    print(
+        "load average: {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end ({} cores)".format(
+            *results["load_average_at_start"], *results["load_average_at_end"], results["machine"]["cpus"]
+        )
+    )
+    print(f"written to {write_result('request_path', results)}")
+
+
+if __name__ == "__main__":
+    main()
