@@ -4,11 +4,13 @@ The one module of accounts that knows simplejwt; the services call it and raise 
 """
 
 from django.conf import settings
+from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from common.grants import DELEGATED_PREFIXES
 
 
 class TokenRefused(Exception):
@@ -67,3 +69,16 @@ def revoke_all(user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(outstanding)
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication that leaves API and OAuth2 tokens (aia_, aio_) to their own classes.
+
+    Without this, a token that is not a JWT would be refused here with a 401 whatever the classes' order.
+    """
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        raw = super().get_raw_token(header)
+        if raw is not None and raw.startswith(tuple(prefix.encode() for prefix in DELEGATED_PREFIXES)):
+            return None
+        return raw

@@ -5,9 +5,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from common.views import api_not_found
+from identity.api.urls import client_urlpatterns, token_urlpatterns
 
 urlpatterns = [
+    path("auth/tokens/", include(token_urlpatterns)),
     path("auth/", include("accounts.api.urls")),
+    path("projects/<uuid:project_pk>/oauth-clients/", include(client_urlpatterns)),
     path("projects/", include("projects.api.urls")),
     path("", include("workflows.api.urls")),
     path("audit/", include("audit.api.urls")),

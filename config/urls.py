@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from oauth2_provider import views as oauth2_views
 
 from common import health
 from common.metrics_view import metrics_view
@@ -15,6 +16,10 @@ urlpatterns = [
     path("health/ready/", health.ReadyView.as_view(), name="health-ready"),
     path("health/detailed/", health.DetailedView.as_view(), name="health-detailed"),
     path("metrics", metrics_view, name="metrics"),
+    # OAuth2 (django-oauth-toolkit): the client-credentials token endpoint and revocation only; its errors are
+    # RFC 6749's JSON ({"error", "error_description"}), which OAuth2 clients expect (docs/security.md).
+    path("o/token/", oauth2_views.TokenView.as_view(), name="oauth2-token"),
+    path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth2-revoke"),
     path("api/v1/", include(("config.api_urls", "v1"))),
     path("api/v2/", include(("config.api_urls", "v2"))),
     path("api/", include(("config.api_urls", "api"))),

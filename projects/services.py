@@ -4,7 +4,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User
-from common.errors import Conflict, Invalid
+from common.errors import Conflict, Invalid, PermissionDenied
+from common.grants import bound_project
 from common.services import model_update
 from projects.models import Membership, Project, Role
 from projects.permissions import require_role
@@ -23,6 +24,8 @@ def _unique_slug(base: str, *, exclude_id=None) -> str:
 @transaction.atomic
 def project_create(*, name: str, description: str = "", slug: str = "", actor: User) -> Project:
     """Create a project; the creator becomes its owner."""
+    if bound_project(actor) is not None:
+        raise PermissionDenied("A token bound to a project cannot create projects.", code="token_bound")
     if slug and Project.objects.filter(slug=slug).exists():
         raise Invalid("A project with this slug already exists.", field="slug")
     project = Project(name=name, description=description, slug=slug or _unique_slug(name), created_by=actor)
