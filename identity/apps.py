@@ -13,7 +13,7 @@ class IdentityConfig(AppConfig):
         from accounts.gdpr import registry as gdpr
         from audit.registry import track
         from identity import gdpr as parts
-        from identity import services
+        from identity import openapi, services  # noqa: F401  (openapi: registers the security schemes)
 
         # Metadata only: the hash never enters the history (nor does the Application's secret: not tracked).
         track(

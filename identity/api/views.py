@@ -73,6 +73,7 @@ class OAuthClientViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     queryset = OAuthClient.objects.none()
     throttle_classes = [UserThrottle]
     token_access = SESSION
+    error_statuses = {"list": {403}}  # below admin
     ordering_fields = ["created_at", "name"]
     ordering = ["-created_at"]
     filterset_fields = ["scope"]
