@@ -53,7 +53,8 @@ MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py pr
 	accounts/tokens.py workflows/services.py workflows/selectors.py workflows/runner.py workflows/attempts.py workflows/records.py \
 	workflows/steps/transport.py ops/services/ ops/engines/ ops/selectors.py ops/restore_hooks.py \
 	accounts/gdpr/ accounts/selectors.py projects/gdpr.py workflows/gdpr.py \
-	audit/
+	audit/ common/grants.py common/permissions.py accounts/credentials.py identity/services.py identity/selectors.py \
+	identity/authentication.py identity/oauth.py identity/gdpr.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -288,10 +288,16 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_TTL", default=900),
     "ACCESS_TOKEN_GENERATOR": "identity.oauth.access_token_generator",
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    # No implicit or password grant, tokens only in the Authorization header (RFC 9700's recommendations).
+    # No implicit or password grant, tokens only in the Authorization header (RFC 9700's recommendations). The
+    # authorization-code settings below are not used (clients get client_credentials only) but keep
+    # `check --deploy` clean and a future code flow safe.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "CLIENT_SECRET_HASHER": "default",
     "APPLICATION_ADMIN_CLASS": "identity.admin.ApplicationAdmin",
 }
