@@ -32,3 +32,12 @@ class AuthThrottle(_SettingsRateMixin, throttling.SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class OAuthTokenThrottle(_SettingsRateMixin, throttling.SimpleRateThrottle):
+    """POST /o/token/ per client address (identity.views): each wrong client secret costs an Argon2 hash."""
+
+    scope = "oauth_token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -5,6 +5,7 @@ from oauth2_provider import views as oauth2_views
 from common import health
 from common.metrics_view import metrics_view
 from common.views import home
+from identity.views import ThrottledTokenView
 
 admin.site.site_header = "aiassistant-api administration"
 admin.site.site_title = "aiassistant-api"
@@ -18,7 +19,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     # OAuth2 (django-oauth-toolkit): the client-credentials token endpoint and revocation only; its errors are
     # RFC 6749's JSON ({"error", "error_description"}), which OAuth2 clients expect (docs/security.md).
-    path("o/token/", oauth2_views.TokenView.as_view(), name="oauth2-token"),
+    path("o/token/", ThrottledTokenView.as_view(), name="oauth2-token"),
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth2-revoke"),
     path("api/v1/", include(("config.api_urls", "v1"))),
     path("api/v2/", include(("config.api_urls", "v2"))),

@@ -235,6 +235,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "anon": env.str("THROTTLE_ANON", default="60/minute"),
         "user": env.str("THROTTLE_USER", default="1000/minute"),
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
+        # POST /o/token/ per client address (identity.views): a service needs one token per OAUTH_ACCESS_TOKEN_TTL.
+        "oauth_token": env.str("THROTTLE_OAUTH_TOKEN", default="30/minute"),
     },
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "common.openapi.ApiAutoSchema",

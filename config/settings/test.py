@@ -14,4 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 # Generous rates so that ordinary tests never hit them; throttling tests lower them.
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "10000/minute", "auth": "10000/minute"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": "10000/minute",
+    "user": "10000/minute",
+    "auth": "10000/minute",
+    "oauth_token": "10000/minute",
+}

@@ -174,3 +174,22 @@ def test_api_token_helper_bound_to_another_project_is_404(project_with_roles):
     elsewhere = MembershipFactory(user=users["owner"], role="owner").project
     api = bearer_client(api_token(users["owner"], "write", project=elsewhere))
     assert api.get(f"/api/v1/projects/{project.pk}/").status_code == 404
+
+
+def test_token_endpoint_is_rate_limited_per_address(client, project_with_roles, settings):
+    project, users = project_with_roles
+    client_id, _ = oauth_client(project, users["admin"])
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "oauth_token": "3/minute"},
+    }
+    statuses = [token_request(client, client_id, "guess").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    response = token_request(client, client_id, "guess")
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"] == "temporarily_unavailable"
+
+
+def test_unknown_oauth_path_is_404(client):
+    assert client.get("/o/authorize/").status_code == 404
+    assert client.get("/o/applications/").status_code == 404
