@@ -197,3 +197,12 @@ def test_v2_wraps_the_created_token(auth_client):
     assert response.status_code == 201
     assert response.json()["data"]["token"].startswith("aia_")
     assert auth_client.get("/api/v2/auth/tokens/").json()["data"][0]["id"] == response.json()["data"]["id"]
+
+
+def test_a_write_with_a_token_names_the_token_in_the_audit_event(user):
+    project = MembershipFactory(user=user, role="owner").project
+    bearer_client(api_token(user, "write")).patch(f"{PROJECTS}{project.pk}/", {"name": "renamed"}, format="json")
+    token = ApiToken.objects.get(user=user)
+    event = AuditEvent.objects.get(action="PATCH /api/v1/projects/{id}/")
+    assert str(event.actor_id) == str(user.pk)
+    assert event.actor_label == f"api_token {token.pk}"
