@@ -206,3 +206,13 @@ def test_a_write_with_a_token_names_the_token_in_the_audit_event(user):
     event = AuditEvent.objects.get(action="PATCH /api/v1/projects/{id}/")
     assert str(event.actor_id) == str(user.pk)
     assert event.actor_label == f"api_token {token.pk}"
+
+
+def test_the_data_export_lists_tokens_without_their_hash(user):
+    from identity.gdpr import api_tokens_export
+
+    api_token(user, "read")
+    token = ApiToken.objects.get(user=user)
+    exported = api_tokens_export(user)
+    assert [item["prefix"] for item in exported] == [token.prefix]
+    assert token.token_hash not in str(exported)
