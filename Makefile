@@ -54,7 +54,8 @@ MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py pr
 	workflows/steps/transport.py workflows/templating/isolation.py workflows/templating/child.py workflows/templating/limits.py \
 	workflows/templating/checks.py ops/services/ ops/engines/ ops/selectors.py ops/restore_hooks.py \
 	accounts/gdpr/ accounts/selectors.py accounts/sso/ projects/gdpr.py workflows/gdpr.py \
-	audit/
+	audit/ common/grants.py common/permissions.py accounts/credentials.py identity/services.py identity/selectors.py \
+	identity/authentication.py identity/oauth.py identity/gdpr.py
 
 # `check --deploy` on the production settings, with the environment a production deploy needs (dummy values: the
 # check connects to nothing). Warnings fail; a silenced check is justified in docs/security.md.

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import tokens, verification
+from accounts import credentials, tokens, verification
 from accounts.models import User
 from audit import keys as audit_keys
 from audit import recording as audit
@@ -168,10 +168,12 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     user.set_password(new_password)
     user.save(update_fields=["password"])
     revoked = tokens.revoke_all(user)
+    # API tokens too: whoever learnt the old password may have minted some.
+    others = credentials.revoke_all(user)
     audit.record(
         Category.AUTH,
         "auth.password.changed",
         resource_type="user",
         resource_id=user.pk,
-        detail={"sessions_ended": revoked},
+        detail={"sessions_ended": revoked, **others},
     )

@@ -13,6 +13,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from common.grants import DELEGATED_PREFIXES
 
 
 class TokenRefused(Exception):
@@ -109,3 +110,16 @@ def forget_user(sender, instance, **kwargs) -> None:
     key = USER_CACHE_KEY.format(instance.pk)
     cache.delete(key)  # now, and again after commit: a read between the two must not keep the old row
     transaction.on_commit(lambda: cache.delete(key))
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication that leaves API and OAuth2 tokens (aia_, aio_) to their own classes.
+
+    Without this, a token that is not a JWT would be refused here with a 401 whatever the classes' order.
+    """
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        raw = super().get_raw_token(header)
+        if raw is not None and raw.startswith(tuple(prefix.encode() for prefix in DELEGATED_PREFIXES)):
+            return None
+        return raw

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.grants import grant_of
+
 SYSTEM = "system"
 USER = "user"
 ANONYMOUS = "anonymous"  # a request without credentials (registration, a failed login)
@@ -106,7 +108,10 @@ def current_actor() -> Actor:
         return work.actor
     user = getattr(work.request, "user", None) if work.request is not None else None
     if user is not None and getattr(user, "is_authenticated", False):
-        return Actor.user(user.pk)
+        # A request made with an API or OAuth2 token names the credential (common.grants), not only the user.
+        grant = grant_of(user)
+        label = f"{grant.kind} {grant.credential_id}" if grant is not None else ""
+        return Actor(kind=USER, id=str(user.pk), label=label)
     return Actor(kind=ANONYMOUS)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.db.models import Q, QuerySet
 
 from audit.models import AuditEvent
+from common.grants import bound_project
 
 Scope = Callable[..., Q]  # scope(user) -> the events this rule lets the user see
 SCOPES: list[Scope] = []
@@ -22,7 +23,11 @@ def register_scope(scope: Scope) -> None:
 def event_list(*, user) -> QuerySet[AuditEvent]:
     """The events the user may read, newest first."""
     events = AuditEvent.objects.order_by("-created_at", "-id")
-    if user.is_active and user.has_perm("audit.view_auditevent"):
+    bound = bound_project(user)
+    if bound is not None:
+        # A project-bound credential (common.grants) sees that project's events only, even a staff user's.
+        events = events.filter(project_id=bound)
+    elif user.is_active and user.has_perm("audit.view_auditevent"):
         return events
     visible = Q(actor_id=user.pk)
     for scope in SCOPES:

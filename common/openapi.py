@@ -6,13 +6,13 @@ listed with filters), plus what its view declares in `error_statuses` ({action o
 rules of its own (409, 412, 422...).
 """
 
-from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 
 from common import api_versions
 from common.exceptions import PROBLEM_CONTENT_TYPE
+from common.permissions import ANY, SESSION
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -53,16 +53,26 @@ DESCRIPTIONS = {
     503: "A dependency (database, cache, broker) is unavailable; retry shortly.",
 }
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class JWTScheme(SimpleJWTScheme):
-    """The bearer scheme of accounts.tokens.JWTAuthentication (simplejwt's class with the cached user)."""
-
-    target_class = "accounts.tokens.JWTAuthentication"
+DELEGATED_SCHEMES = {"apiToken", "oauth2"}  # identity.openapi's scheme names
 
 
 class ApiAutoSchema(AutoSchema):
     """AutoSchema for a versioned API: success bodies in the version's shape, and the error responses."""
+
+    def _token_access(self) -> str:
+        """Who besides a session may call this operation (the view's `token_access`, common.permissions)."""
+        access = getattr(self.view, "token_access", ANY)
+        if isinstance(access, dict):
+            access = access.get(self.method.lower(), ANY)
+        return access
+
+    def get_auth(self):
+        """The view's security requirements; an endpoint that takes a session only does not list the API-token and
+        OAuth2 schemes."""
+        auth = super().get_auth()
+        if self._token_access() == SESSION:
+            auth = [requirement for requirement in auth if not set(requirement) & DELEGATED_SCHEMES]
+        return auth
 
     def _version(self) -> api_versions.ApiVersion:
         return api_versions.get(getattr(self.view.request, "version", None))
@@ -107,8 +117,8 @@ class ApiAutoSchema(AutoSchema):
         public = all(isinstance(p, AllowAny) for p in view.get_permissions())
         if not public:
             found.add(401)
-            if method in _UNSAFE:
-                found.add(403)
+            if method in _UNSAFE or self._token_access() != ANY:
+                found.add(403)  # a role too low, a read-only token; or a token where a session is needed
         if view.get_throttles():
             found.add(429)
         if method in ("POST", "PUT", "PATCH"):

@@ -97,3 +97,12 @@ class EmailThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
     """Mails a person may ask for (verification resend), per user: each one lands in someone's inbox."""
 
     scope = "email"
+
+
+class OAuthTokenThrottle(_SettingsRateMixin, throttling.SimpleRateThrottle):
+    """POST /o/token/ per client address (identity.views): each wrong client secret costs an Argon2 hash."""
+
+    scope = "oauth_token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from common.docs_views import SwaggerView
 from common.views import api_not_found
+from identity.api.urls import client_urlpatterns, token_urlpatterns
 
 # ReDoc's bundle (drf-spectacular-sidecar, pinned) adds one <style> of its own (webpack's style-loader) before ReDoc
 # hands styled-components the page's nonce: it is allowed by the hashes of its contents (empty when inserted, then
@@ -19,7 +20,9 @@ REDOC_STYLE_HASHES = [
 redoc = SpectacularRedocView.as_view(url_name="schema", template_name="common/redoc.html")
 
 urlpatterns = [
+    path("auth/tokens/", include(token_urlpatterns)),
     path("auth/", include("accounts.api.urls")),
+    path("projects/<uuid:project_pk>/oauth-clients/", include(client_urlpatterns)),
     path("projects/", include("projects.api.urls")),
     path("invitations/", include("projects.api.invitation_urls")),
     path("", include("workflows.api.urls")),

@@ -5,6 +5,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
+from common.grants import bound_project
 from projects.models import SECRET_NAME, Invitation, Membership, Project, ProjectSecret, Role
 from projects.permissions import require_role
 
@@ -19,14 +20,36 @@ def hidden(model, object_id) -> None:
         note_hidden(model._meta.model_name)
 
 
+def member_q(*, user, project_ref: str = "") -> Q:
+    """Rows under a project the user is a member of (`project_ref`: the path to the project, "" for projects).
+
+    The one place membership scoping is written: a project-bound credential (common.grants) is narrowed here to
+    its project, so every selector built on it answers 404 for the others and lists only that project.
+    """
+    path = f"{project_ref}__" if project_ref else ""
+    condition = Q(**{f"{path}memberships__user": user})
+    bound = bound_project(user)
+    if bound is not None:
+        condition &= Q(**{f"{path}pk": bound})
+    return condition
+
+
 def role_subquery(*, user, project_ref: str = "pk") -> Subquery:
-    """The user's role in the project at `project_ref` of the outer query, for `.annotate(role=...)`."""
-    return Subquery(Membership.objects.filter(project=OuterRef(project_ref), user=user).values("role")[:1])
+    """The user's role in the project at `project_ref` of the outer query, for `.annotate(role=...)`.
+
+    None outside a project-bound credential's project, so that a role check refuses even where a query forgot
+    member_q.
+    """
+    memberships = Membership.objects.filter(project=OuterRef(project_ref), user=user)
+    bound = bound_project(user)
+    if bound is not None:
+        memberships = memberships.filter(project_id=bound)
+    return Subquery(memberships.values("role")[:1])
 
 
 def project_list(*, user) -> QuerySet[Project]:
     """The user's projects, each annotated with the user's `role`."""
-    return Project.objects.filter(memberships__user=user).annotate(role=role_subquery(user=user))
+    return Project.objects.filter(member_q(user=user)).annotate(role=role_subquery(user=user))
 
 
 def project_get(*, user, project_id) -> Project:
@@ -64,8 +87,11 @@ def invitation_get(*, project: Project, role: str | None, invitation_id) -> Invi
 
 def audit_scope(user) -> Q:
     """The audit events a user sees as an owner or admin: those of their projects (registered with audit)."""
-    administered = Membership.objects.filter(user=user, role__in=(Role.OWNER, Role.ADMIN)).values("project_id")
-    return Q(project_id__in=administered)
+    administered = Membership.objects.filter(user=user, role__in=(Role.OWNER, Role.ADMIN))
+    bound = bound_project(user)
+    if bound is not None:
+        administered = administered.filter(project_id=bound)
+    return Q(project_id__in=administered.values("project_id"))
 
 
 def project_secret_list(*, project: Project) -> QuerySet[ProjectSecret]:

@@ -24,6 +24,7 @@ from audit import recording as audit
 from audit.models import Category
 from common import encryption, mail
 from common.errors import Conflict, Gone, Invalid, NotFound, PermissionDenied, Unavailable
+from common.grants import bound_project
 from common.services import model_update
 from projects.models import (
     SECRET_VALUE_MAX_BYTES,
@@ -62,6 +63,8 @@ def _unique_slug(base: str, *, exclude_id=None) -> str:
 @transaction.atomic
 def project_create(*, name: str, description: str = "", slug: str = "", actor: User) -> Project:
     """Create a project; the creator becomes its owner."""
+    if bound_project(actor) is not None:
+        raise PermissionDenied("A token bound to a project cannot create projects.", code="token_bound")
     if slug and Project.objects.filter(slug=slug).exists():
         raise Invalid("A project with this slug already exists.", field="slug")
     project = Project(name=name, description=description, slug=slug or _unique_slug(name), created_by=actor)

@@ -4,13 +4,13 @@ from django.db.models import QuerySet
 
 from common.errors import NotFound
 from projects.models import Project
-from projects.selectors import hidden, role_subquery
+from projects.selectors import hidden, member_q, role_subquery
 from workflows.models import Execution, Workflow, WorkflowVersion
 
 
 def workflow_list(*, user, project: Project) -> QuerySet[Workflow]:
     """Workflows of a project the user belongs to (the project comes from projects.selectors.project_get)."""
-    return Workflow.objects.filter(project=project, project__memberships__user=user).annotate(
+    return Workflow.objects.filter(member_q(user=user, project_ref="project"), project=project).annotate(
         role=role_subquery(user=user, project_ref="project")
     )
 
@@ -19,7 +19,7 @@ def workflow_get(*, user, workflow_id) -> Workflow:
     """One workflow with the caller's `role`; 404 unless the user is a member of its project."""
     try:
         return (
-            Workflow.objects.filter(project__memberships__user=user)
+            Workflow.objects.filter(member_q(user=user, project_ref="project"))
             .annotate(role=role_subquery(user=user, project_ref="project"))
             .select_related("project")
             .get(pk=workflow_id)
@@ -43,7 +43,7 @@ def execution_get(*, user, execution_id) -> Execution:
     """One execution with its step runs and the caller's `role`; 404 unless the user is a member of its project."""
     try:
         return (
-            Execution.objects.filter(workflow__project__memberships__user=user)
+            Execution.objects.filter(member_q(user=user, project_ref="workflow__project"))
             .annotate(role=role_subquery(user=user, project_ref="workflow__project"))
             .select_related("workflow", "workflow_version")
             .prefetch_related("step_runs")

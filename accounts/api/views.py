@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api import serializers
 from accounts.gdpr import erasure, export
+from common.permissions import SESSION, UNBOUND
 from common.throttling import AnonThrottle, AuthThrottle, EmailThrottle, UserThrottle
 
 
@@ -120,6 +121,8 @@ class VerifyEmailResendApi(APIView):
 class MeApi(APIView):
     throttle_classes = [UserThrottle]
     error_statuses = {"delete": {400}}
+    # An API or OAuth2 token may read who it acts as; the erasure needs a session, the profile an unbound token.
+    token_access = {"delete": SESSION, "patch": UNBOUND}
 
     def get_throttles(self):
         # The erasure takes the password: the same limit as sign-in against guessing it.
@@ -158,6 +161,7 @@ class MeApi(APIView):
 
 class PasswordChangeApi(APIView):
     throttle_classes = [UserThrottle, AuthThrottle]
+    token_access = SESSION
 
     @extend_schema(request=serializers.PasswordChangeInputSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
@@ -169,6 +173,7 @@ class PasswordChangeApi(APIView):
 
 class ExportApi(APIView):
     throttle_classes = [UserThrottle]
+    token_access = UNBOUND  # the whole account's data, beyond any one project
     resource = "dataexport"  # the audit event's resource_type (the id comes from the response)
 
     @extend_schema(
@@ -186,6 +191,7 @@ class ExportApi(APIView):
 
 class ExportDetailApi(APIView):
     throttle_classes = [UserThrottle]
+    token_access = UNBOUND  # the whole account's data, beyond any one project
     resource = "dataexport"  # the model name, as resource_of gives it for serializer-backed views
 
     @extend_schema(responses={200: serializers.DataExportOutputSerializer}, tags=["auth"])
@@ -196,6 +202,7 @@ class ExportDetailApi(APIView):
 
 class ExportDownloadApi(APIView):
     throttle_classes = [UserThrottle]
+    token_access = UNBOUND  # the whole account's data, beyond any one project
     resource = "dataexport"
     error_statuses = {"get": {409, 410}}
     enveloped = False  # the document itself, in every version

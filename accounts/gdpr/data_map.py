@@ -55,6 +55,24 @@ DATA_CLASSES: tuple[DataClass, ...] = (
         "until the token expires ({refresh_days} days), then flushed daily; an erasure revokes and deletes them",
     ),
     DataClass(
+        "api_credentials",
+        "API tokens and OAuth2 clients",
+        (
+            "identity_apitoken",
+            "identity_oauthclient (created_by)",
+            "oauth2_provider_application (user)",
+            "oauth2_provider_accesstoken",
+        ),
+        "the person's API tokens (name, scope, project, prefix, SHA-256 hash, dates, last use); the OAuth2 clients "
+        "they created",
+        "letting the person's scripts and their project's services call the API "
+        "([security.md](security.md#api-tokens-and-oauth2-clients))",
+        CONTRACT,
+        "nobody (the project's admins see its clients)",
+        "until revoked or expired (at most {api_token_max_days} days) and, for clients, deleted; a password change "
+        "revokes the tokens; an erasure revokes them and deletes the clients the person created",
+    ),
+    DataClass(
         "memberships",
         "Project memberships",
         ("projects_membership (user, role, invited_by)",),
@@ -157,6 +175,7 @@ def _periods() -> dict[str, int]:
         **settings.RETENTION_DAYS,
         "backups": settings.BACKUP_RETENTION_DAYS,
         "refresh_days": int(refresh.total_seconds() // 86400),
+        "api_token_max_days": settings.API_TOKEN_MAX_DAYS,
     }
 
 

@@ -6,7 +6,7 @@ audit actor ids), but nothing in it identifies the person any more. In one trans
 1. the apps' parts (registry): projects the person was alone in are deleted, the others pass to a remaining
    member and the person leaves them;
 2. the account: email `erased-<random>@invalid`, names cleared, password unusable, inactive, no staff rights;
-   every refresh token revoked, every session of the person deleted;
+   every refresh token and API token revoked (accounts.credentials), every session of the person deleted;
 3. the audit rows where the person is the actor keep their pseudonymous actor id and the chain, and lose their
    raw address and user agent (audit.retention.clear_personal_of, the trigger's controlled path);
 4. the exact email is replaced wherever else it was written (see `_scrub`);
@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts import tokens
+from accounts import credentials, tokens
 from accounts.gdpr import export, ledger, registry
 from accounts.models import User
 from audit import recording as audit
@@ -75,6 +75,7 @@ def user_erase(*, user: User, via: str, record_in_ledger: bool = True) -> dict[s
     erased_at = timezone.now()
     _pseudonymise(locked, erased_at=erased_at)
     counts["refresh_tokens_revoked"] = tokens.revoke_all(locked)
+    counts.update(credentials.revoke_all(locked))
     counts["sessions_deleted"] = _delete_sessions(locked)
     counts["audit_rows_cleared"] = clear_personal_of(locked.pk)
     counts["cells_rewritten"] = _scrub(email, replacement=locked.email)

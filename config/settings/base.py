@@ -37,9 +37,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "common",
     "accounts",
     "projects",
+    "identity",
     "workflows",
     "django_celery_beat",
     "ops",
@@ -255,8 +257,14 @@ CORS_ALLOW_HEADERS = (*default_cors_headers, "api-version", "idempotency-key", "
 CORS_EXPOSE_HEADERS = ["Deprecation", "Sunset", "Link", "Retry-After", "X-Request-ID"]
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.tokens.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Personal API tokens (aia_), OAuth2 access tokens (aio_), then JWT sessions: each class only takes its own.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "identity.authentication.ApiTokenAuthentication",
+        "identity.authentication.OAuthClientAuthentication",
+        "accounts.tokens.SessionJWTAuthentication",
+    ],
+    # GrantPermission enforces a token's scope and the views' token_access (common.grants).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "common.permissions.GrantPermission"],
     "DEFAULT_RENDERER_CLASSES": ["common.api_versions.drf.VersionedJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
@@ -273,6 +281,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env.str("THROTTLE_AUTH", default="10/minute"),
         # Verification mails asked for again, per user (each one is a mail to an address that may not be theirs).
         "email": env.str("THROTTLE_EMAIL", default="3/hour"),
+        # POST /o/token/ per client address (identity.views): a service needs one token per OAUTH_ACCESS_TOKEN_TTL.
+        "oauth_token": env.str("THROTTLE_OAUTH_TOKEN", default="30/minute"),
     },
     "EXCEPTION_HANDLER": "common.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "common.openapi.ApiAutoSchema",
@@ -310,6 +320,39 @@ SIMPLE_JWT: dict[str, Any] = {
 # save of the user drops it). Only with the shared Redis cache: a per-process cache could not be told by another
 # process (a command, a worker) that the user changed. 0 reads the database on every request.
 JWT_USER_CACHE_SECONDS = env.int("JWT_USER_CACHE_SECONDS", default=30 if REDIS_URL else 0)
+
+# Personal API tokens (identity app, docs/security.md#api-tokens-and-oauth2-clients): lifetime in days when the
+# request gives none, and at most; random bytes of a token (and of an OAuth2 access token); last_used_at is
+# written at most once per this many seconds per token.
+API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+API_TOKEN_BYTES = 32
+API_TOKEN_LAST_USED_INTERVAL = env.int("API_TOKEN_LAST_USED_INTERVAL", default=60)
+
+# OAuth2 client credentials (django-oauth-toolkit) at /o/token/: short-lived access tokens, scopes read/write,
+# hashed client secrets (Argon2, the first PASSWORD_HASHERS) and only a checksum of each token stored (RFC 9700).
+# The swappable model's name, explicit so that migrations can refer to it (django-oauth-toolkit's own default).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "SCOPES": {"read": "Read the project's resources", "write": "Read and change the project's resources"},
+    "DEFAULT_SCOPES": ["read"],
+    "SCOPES_BACKEND_CLASS": "identity.oauth.ProjectClientScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_TTL", default=900),
+    "ACCESS_TOKEN_GENERATOR": "identity.oauth.access_token_generator",
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # No implicit or password grant, tokens only in the Authorization header (RFC 9700's recommendations). The
+    # authorization-code settings below are not used (clients get client_credentials only) but keep
+    # `check --deploy` clean and a future code flow safe.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "CLIENT_SECRET_HASHER": "default",
+    "APPLICATION_ADMIN_CLASS": "identity.admin.ApplicationAdmin",
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "aiassistant-api",
@@ -414,6 +457,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # simplejwt's blacklist grows with every login and refresh; expired rows are useless (its flushexpiredtokens).
     "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
+    # Expired OAuth2 access tokens (django-oauth-toolkit's cleartokens).
+    "identity-clear-expired-oauth-tokens": {"task": "identity.clear_expired_oauth_tokens", "schedule": 24 * 3600},
     # The audit chain: seal every minute (seal lag alert at 10 min), verify daily, retention daily.
     "audit-seal": {"task": "audit.seal", "schedule": 60.0},
     "audit-verify": {"task": "audit.verify", "schedule": 24 * 3600},

@@ -20,4 +20,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "user": "10000/minute",
     "auth": "10000/minute",
     "email": "10000/minute",
+    "oauth_token": "10000/minute",
 }

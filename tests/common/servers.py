@@ -40,6 +40,7 @@ def production_env(**overrides) -> dict:
         THROTTLE_AUTH="100000/minute",
         THROTTLE_ANON="100000/minute",
         THROTTLE_USER="100000/minute",
+        THROTTLE_OAUTH_TOKEN="100000/minute",
         PYTHONDONTWRITEBYTECODE="1",
     )
     env.update({k: str(v) for k, v in overrides.items()})

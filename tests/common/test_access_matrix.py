@@ -6,9 +6,10 @@ principal kind and every method the route allows.
 
 The routes are read from django.urls, not listed by hand: a new route with an id fails
 `test_every_route_with_an_id_has_its_ids` until ROUTE_IDS says how to build its ids. A principal kind is one entry in
-PRINCIPALS; the two token kinds wait for accounts.models.ApiToken (docs/security.md, "Access matrix").
+PRINCIPALS (people by role, and personal API tokens: read-only, and bound to another project).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,11 +17,21 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-import accounts.models
 from accounts.models import DataExport
+from common.permissions import ANY, SESSION, UNBOUND
+from identity.models import ApiToken, OAuthClient
+from projects import services as project_services
 from projects.models import Role
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, WorkflowFactory, transform_definition
+from tests.factories import (
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    WorkflowFactory,
+    api_token,
+    oauth_client,
+    transform_definition,
+)
 from workflows.models import Execution
 
 WRITES = ("post", "put", "patch", "delete")
@@ -40,6 +51,14 @@ def _methods(callback) -> tuple[str, ...]:
         return tuple(sorted(callback.actions))
     view = callback.view_class
     return tuple(m for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m))
+
+
+def token_access(route: str, method: str) -> str:
+    """What the route's view lets a token do for `method` (common.permissions: ANY, UNBOUND or SESSION)."""
+    callback = next(callback for path, callback in _walk(get_resolver().url_patterns) if path == route)
+    view = getattr(callback, "cls", None) or callback.view_class
+    access = getattr(view, "token_access", ANY)
+    return access.get(method, ANY) if isinstance(access, dict) else access
 
 
 def id_routes() -> dict[str, tuple[str, ...]]:
@@ -62,6 +81,10 @@ class World:
     member: object
     export: object
     other_project: object
+    secret: object
+    invitation: object
+    token: object
+    oauth_client: object
 
 
 @pytest.fixture
@@ -71,6 +94,8 @@ def world(db) -> World:
     users["outsider"] = UserFactory()
     workflow = WorkflowFactory(project=project)
     execution = Execution.objects.create(workflow=workflow, workflow_version=workflow.versions.get(), input={})
+    owner = users[Role.OWNER]
+    api_token(owner, "read")
     return World(
         project=project,
         users=users,
@@ -79,6 +104,14 @@ def world(db) -> World:
         member=project.memberships.get(role=Role.EDITOR),
         export=DataExport.objects.create(user=users[Role.OWNER]),
         other_project=MembershipFactory(user=users[Role.VIEWER], role=Role.OWNER).project,
+        secret=project_services.project_secret_create(
+            project=project, role=Role.OWNER, name="MATRIX_SECRET", value="matrix-value", actor=owner
+        ),
+        invitation=project_services.invitation_create(
+            project=project, role=Role.OWNER, email="invitee@example.com", new_role=Role.VIEWER, actor=owner
+        ),
+        token=ApiToken.objects.get(user=owner),
+        oauth_client=OAuthClient.objects.get(application__client_id=oauth_client(project, owner)[0]),
     )
 
 
@@ -87,6 +120,7 @@ def world(db) -> World:
 ROUTE_IDS: dict[str, tuple[str, Callable[[World], dict]]] = {
     "api/v1/auth/me/export/<uuid:pk>/": ("user", lambda w: {"pk": w.export.id}),
     "api/v1/auth/me/export/<uuid:pk>/download/": ("user", lambda w: {"pk": w.export.id}),
+    "api/v1/auth/tokens/<uuid:pk>/": ("user", lambda w: {"pk": w.token.id}),
     "api/v1/projects/<uuid:pk>/": ("project", lambda w: {"pk": w.project.id}),
     "api/v1/projects/<uuid:project_pk>/members/": ("project", lambda w: {"project_pk": w.project.id}),
     "api/v1/projects/<uuid:project_pk>/members/<uuid:pk>/": (
@@ -94,6 +128,21 @@ ROUTE_IDS: dict[str, tuple[str, Callable[[World], dict]]] = {
         lambda w: {"project_pk": w.project.id, "pk": w.member.id},
     ),
     "api/v1/projects/<uuid:project_pk>/workflows/": ("project", lambda w: {"project_pk": w.project.id}),
+    "api/v1/projects/<uuid:project_pk>/secrets/": ("project", lambda w: {"project_pk": w.project.id}),
+    "api/v1/projects/<uuid:project_pk>/secrets/<str:name>/": (
+        "project",
+        lambda w: {"project_pk": w.project.id, "name": w.secret.name},
+    ),
+    "api/v1/projects/<uuid:project_pk>/invitations/": ("project", lambda w: {"project_pk": w.project.id}),
+    "api/v1/projects/<uuid:project_pk>/invitations/<uuid:pk>/": (
+        "project",
+        lambda w: {"project_pk": w.project.id, "pk": w.invitation.id},
+    ),
+    "api/v1/projects/<uuid:project_pk>/oauth-clients/": ("project", lambda w: {"project_pk": w.project.id}),
+    "api/v1/projects/<uuid:project_pk>/oauth-clients/<uuid:pk>/": (
+        "project",
+        lambda w: {"project_pk": w.project.id, "pk": w.oauth_client.id},
+    ),
     "api/v1/workflows/<uuid:pk>/": ("project", lambda w: {"pk": w.workflow.id}),
     "api/v1/workflows/<uuid:workflow_pk>/versions/": ("project", lambda w: {"workflow_pk": w.workflow.id}),
     "api/v1/workflows/<uuid:workflow_pk>/executions/": ("project", lambda w: {"workflow_pk": w.workflow.id}),
@@ -113,6 +162,10 @@ BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
         "definition": transform_definition(),
     },
     ("api/v1/workflows/<uuid:pk>/", "patch"): lambda w: {"name": "Renamed"},
+    ("api/v1/projects/<uuid:project_pk>/secrets/", "post"): lambda w: {"name": "NEW_SECRET", "value": "v"},
+    ("api/v1/projects/<uuid:project_pk>/secrets/<str:name>/", "put"): lambda w: {"value": "replaced"},
+    ("api/v1/projects/<uuid:project_pk>/invitations/", "post"): lambda w: {"email": "another@example.com"},
+    ("api/v1/projects/<uuid:project_pk>/oauth-clients/", "post"): lambda w: {"name": "matrix", "scope": "read"},
     ("api/v1/workflows/<uuid:workflow_pk>/executions/", "post"): lambda w: {"input": {"name": "matrix"}},
 }
 
@@ -120,11 +173,8 @@ BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
 def url_of(route: str, world: World) -> str:
     path = "/" + route
     for name, value in ROUTE_IDS[route][1](world).items():
-        path = path.replace(f"<uuid:{name}>", str(value))
+        path = re.sub(rf"<\w+:{name}>", str(value), path)
     return path
-
-
-TOKENS_EXIST = hasattr(accounts.models, "ApiToken")
 
 
 def token_client(world: World, *, user, scope: str, project=None) -> APIClient:
@@ -145,7 +195,7 @@ class Principal:
     client: Callable[[World], APIClient]
     reads: int | None  # on every GET
     writes: int | None  # on every POST, PUT, PATCH, DELETE of a "project" route
-    needs_tokens: bool = False
+    token: str | None = None  # a personal API token: "owner's" (the owner's own) or "bound" (to another project)
 
 
 PRINCIPALS = [
@@ -156,18 +206,16 @@ PRINCIPALS = [
         lambda w: token_client(w, user=w.users[Role.OWNER], scope="read"),
         reads=None,
         writes=403,
-        needs_tokens=True,
+        token="owner's",
     ),
     Principal(
         "token bound to another project",
         lambda w: token_client(w, user=w.users[Role.VIEWER], scope="write", project=w.other_project),
         reads=404,
         writes=404,
-        needs_tokens=True,
+        token="bound",
     ),
 ]
-# Until the token feature is merged, its principals are listed but not run: test_token_principals_wait_... says so.
-ACTIVE = [p for p in PRINCIPALS if TOKENS_EXIST or not p.needs_tokens]
 
 
 def cases() -> list:
@@ -175,15 +223,19 @@ def cases() -> list:
         pytest.param(route, method, principal, id=f"{principal.name}-{method.upper()}-{route}")
         for route, methods in id_routes().items()
         for method in methods
-        for principal in ACTIVE
+        for principal in PRINCIPALS
     ]
 
 
 def expected(route: str, method: str, principal: Principal) -> int | None:
-    scope = ROUTE_IDS[route][0]
-    if scope == "user":
-        # Another person's own rows (an export) do not exist for anyone but their owner.
-        return 404
+    if principal.token:
+        access = token_access(route, method)
+        if access == SESSION or (access == UNBOUND and principal.token == "bound"):
+            return 403  # the view refuses this credential before it looks at any id: nothing leaks
+    if ROUTE_IDS[route][0] == "user":
+        # Another person's own rows (an export, a token) do not exist for anyone but their owner; the owner's own
+        # token reading them is not this matrix' concern.
+        return None if principal.token == "owner's" else 404
     return principal.reads if method == "get" else principal.writes
 
 
@@ -196,17 +248,7 @@ def test_every_route_with_an_id_has_its_ids():
 def test_the_matrix_covers_every_route_and_principal():
     params = list(cases())
     assert {p.values[0] for p in params} == set(id_routes())
-    assert {p.values[2].name for p in params} == {p.name for p in ACTIVE}
-
-
-def test_token_principals_wait_for_the_token_feature():
-    """No silent skip: the token principals run once accounts.models.ApiToken exists. Until then this asserts that
-    it does not, so the day it lands this test fails, and the lead deletes it (the principals are then active)."""
-    assert not TOKENS_EXIST, "ApiToken exists: delete this test; the token principals now run in the matrix"
-    assert {p.name for p in PRINCIPALS if p.needs_tokens} == {
-        "read-only token of an owner",
-        "token bound to another project",
-    }
+    assert {p.values[2].name for p in params} == {p.name for p in PRINCIPALS}
 
 
 @pytest.mark.django_db
