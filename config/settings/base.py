@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from config.env import BASE_DIR, env, moment, windows
+from config.env import BASE_DIR, env, moment, networks, windows
 from config.secrets import NAMES, secret
 from config.secrets import load as secrets_source
 
@@ -203,9 +203,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Prometheus collectors computed at scrape time, registered by the /metrics view (dotted paths).
 METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector", "audit.metrics.AuditCollector"]
 
-# The number of reverse proxies in front of the app that append to X-Forwarded-For.
-# Used wherever the client address matters (throttling, audit): see common.http.client_ip.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The reverse proxies in front of the app (CIDRs): X-Forwarded-For is read only when the connecting address is in
+# one of them, right to left past every trusted hop (common.http.client_ip). Empty: the header is never read.
+# Used wherever the client address matters (throttling, lockout, audit, the metrics allow-list), and by gunicorn's
+# forwarded_allow_ips (config/gunicorn.conf.py reads the same variable).
+TRUSTED_PROXIES = networks("TRUSTED_PROXIES")
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"

@@ -69,9 +69,22 @@ def test_metrics_from_an_allowed_address_is_200(client, settings):
 @pytest.mark.django_db
 def test_forged_forwarded_for_does_not_pass_the_allow_list(client, settings):
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
 
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3, 192.0.2.10")
+
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_forwarded_for_from_an_untrusted_address_does_not_pass_the_allow_list(client, settings):
+    """Security review, weakness 5: port 8000 reached directly with an allowed address in X-Forwarded-For. Before
+    the fix (TRUSTED_PROXY_COUNT=1, as deployed) this answered 200."""
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXY_COUNT = 1  # the setting TRUSTED_PROXIES replaced, as deployed (now ignored)
+    settings.TRUSTED_PROXIES = ["10.0.0.1/32"]
+
+    response = client.get("/metrics", REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR="10.1.2.3")
 
     assert response.status_code == 403
 
