@@ -7,10 +7,16 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
+        from axes.signals import user_locked_out
+
+        from accounts import lockout
         from accounts.gdpr import erasure, export
         from audit import retention
         from audit.registry import track
         from ops import restore_hooks
+
+        # A lockout (admin or API sign-in) is an audit event; axes' own signal is the one place both pass.
+        user_locked_out.connect(lockout.on_locked_out, dispatch_uid="accounts.lockout.on_locked_out")
 
         # The history shows that an email or name changed, never its value (they are personal data).
         track(

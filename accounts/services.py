@@ -5,7 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts import tokens
+from accounts import lockout, tokens
 from accounts.models import User
 from audit import keys as audit_keys
 from audit import recording as audit
@@ -13,7 +13,7 @@ from audit.context import Actor
 from audit.models import Category
 from audit.retention import LOGIN_FAILED
 from common import metrics
-from common.errors import AuthenticationFailed, Invalid
+from common.errors import AuthenticationFailed, Invalid, TooManyRequests
 from common.services import model_update
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
@@ -43,14 +43,24 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
 
 
 def user_login(*, request, email: str, password: str) -> User:
-    """Check credentials; the same 401 for an unknown email and a wrong password."""
+    """Check credentials; the same 401 for an unknown email and a wrong password, 429 while locked out.
+
+    The lockout (accounts.lockout, django-axes) counts failures per account and per address; once locked, even
+    the right password is refused until the cool-off ends, and the answer says when (Retry-After).
+    """
     email = User.objects.normalize_email(email).lower()
     user = authenticate(request, email=email, password=password)
     if user is None:
         metrics.record_login(result="failure")
+        locked = lockout.locked_out(request)
         # Who tried is kept as a keyed hash: the address may not even belong to an account.
-        audit.record(Category.AUTH, LOGIN_FAILED, detail={"email_hash": audit_keys.personal(email)})
+        detail = {"email_hash": audit_keys.personal(email)} | ({"locked_out": True} if locked else {})
+        audit.record(Category.AUTH, LOGIN_FAILED, detail=detail)
+        if locked:
+            wait = lockout.retry_after(request, {"email": email})
+            raise TooManyRequests(lockout.LOCKED_MESSAGE, code="locked_out", retry_after=wait)
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    lockout.succeeded(request, user)
     metrics.record_login(result="success")
     audit.record(
         Category.AUTH, "auth.login.succeeded", resource_type="user", resource_id=user.pk, actor=Actor.user(user.pk)

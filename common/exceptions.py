@@ -95,6 +95,8 @@ def application_error_response(exc: ApplicationError, *, auth_header: str | None
             headers["WWW-Authenticate"] = auth_header
         else:
             status_code = 403
+    if retry_after := getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(retry_after)
     if isinstance(exc, Invalid) and exc.field_errors:
         body = problem(status_code, exc.message, title="Validation failed", code="invalid", errors=exc.field_errors)
     else:
