@@ -26,7 +26,7 @@ def username(request, credentials: dict | None) -> str | None:
     value = credentials.get("email") or credentials.get("username")
     if value is None and request is not None:
         data = getattr(request, "data", None) or getattr(request, "POST", None)
-        if hasattr(data, "get"):
+        if data is not None and hasattr(data, "get"):
             value = data.get("email") or data.get("username")
     if not isinstance(value, str) or not value:
         return None

@@ -117,3 +117,27 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
         resource_id=user.pk,
         detail={"sessions_ended": revoked},
     )
+
+
+@transaction.atomic
+def staff_totp_enroll(*, user: User, name: str = "default"):
+    """Give a staff member a new confirmed TOTP device (django-otp) for the admin's second factor; returns it.
+
+    For the first superuser, who cannot sign in to the admin to enrol one there (manage.py otp_totp_enroll).
+    The device's key is returned once for the authenticator app, never recorded (its history excludes the key).
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not user.is_active or not user.is_staff:
+        raise Invalid("Only an active staff account can enrol an admin TOTP device.", field="email")
+    device = TOTPDevice(user=user, name=name[:64] or "default", confirmed=True)
+    device.full_clean()
+    device.save()
+    audit.record(
+        Category.AUTH,
+        "auth.2fa.enrolled",
+        resource_type="totpdevice",
+        resource_id=device.pk,
+        detail={"user_id": str(user.pk), "via": "command"},
+    )
+    return device

@@ -21,7 +21,7 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="local")
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin, its site asking staff for a TOTP code (ADMIN_2FA_REQUIRED)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
