@@ -243,6 +243,11 @@ METRICS_EXTRA_COLLECTORS = ["ops.metrics.BackupCollector", "audit.metrics.AuditC
 # forwarded_allow_ips (config/gunicorn.conf.py reads the same variable).
 TRUSTED_PROXIES = networks("TRUSTED_PROXIES")
 
+# Request bodies: larger than this answers 413 (Django's own cap, and common.parsers' for the API's JSON); JSON
+# nested deeper than API_JSON_MAX_DEPTH (arrays and objects) answers 400, before any code recurses over it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
+
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 
@@ -250,7 +255,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["common.api_versions.drf.VersionedJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
