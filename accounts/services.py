@@ -72,6 +72,16 @@ def token_refresh(*, refresh_token: str) -> dict:
     """Rotate a refresh token: the used one is blacklisted and a new pair is issued."""
     try:
         user, pair = tokens.rotate(refresh_token)
+    except tokens.TokenReused as exc:
+        # Theft, or a client that sent one token twice: either way two parties may hold the chain.
+        audit.record(
+            Category.AUTH,
+            "auth.refresh.reused",
+            resource_type="user",
+            resource_id=exc.user_id or "",
+            detail={"family_revoked": exc.family},
+        )
+        raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
     except tokens.TokenRefused as exc:
         audit.record(Category.AUTH, "auth.refresh.refused")
         raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc

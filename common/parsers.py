@@ -44,7 +44,8 @@ class JSONParser(parsers.JSONParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})
+        # DRF's: the request's charset, refusing codecs that are not text encodings (bz2_codec would decompress).
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]  # not in the stubs
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
