@@ -296,3 +296,41 @@ def test_product_metric_names_are_prefixed_and_labels_bounded():
     for metric in names:
         assert metric._name.startswith("aiassistant_")
         assert not forbidden & set(metric._labelnames)
+
+
+@pytest.fixture
+def worker_metrics_server():
+    """The worker's metrics server (common.celery_observability), in this process, on a free port."""
+    from common.celery_observability import start_worker_metrics_server
+    from tests.support import free_port
+
+    port = free_port()
+    server, thread = start_worker_metrics_server(port, addr="127.0.0.1")
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_worker_metrics_without_a_token_setting_answer_nobody(settings, worker_metrics_server):
+    import httpx
+
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = []
+    any_token = {"Authorization": "Bearer x"}  # there is no token to match
+
+    assert httpx.get(f"{worker_metrics_server}/metrics", timeout=5).status_code == 401
+    assert httpx.get(f"{worker_metrics_server}/metrics", headers=any_token, timeout=5).status_code == 401
+
+
+def test_worker_metrics_follow_the_allow_list_of_the_connecting_address(settings, worker_metrics_server):
+    import httpx
+
+    settings.METRICS_TOKEN = "t0ken-for-this-test"
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]  # not read here: nothing proxies the worker's port
+    forged = {"X-Forwarded-For": "10.1.2.3"}
+
+    assert httpx.get(f"{worker_metrics_server}/metrics", headers=forged, timeout=5).status_code == 403
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1/32"]
+    assert httpx.get(f"{worker_metrics_server}/metrics", timeout=5).status_code == 200
