@@ -133,3 +133,16 @@ def test_lockout_uses_the_trusted_client_address(settings):
         )
 
     assert api_login(user.email, PASSWORD, address="198.51.100.7").status_code == 429
+
+
+def test_an_operator_lifts_a_lockout_with_axes_reset_username():
+    from django.core.management import call_command
+
+    user = UserFactory()
+    for n in range(LIMIT):
+        api_login(user.email, "wrong-password", address=f"198.51.100.{n}")
+    assert api_login(user.email, PASSWORD, address="198.51.100.99").status_code == 429
+
+    call_command("axes_reset_username", user.email)
+
+    assert api_login(user.email, PASSWORD, address="198.51.100.99").status_code == 200
