@@ -64,3 +64,33 @@ class UserAdmin(DjangoUserAdmin):
             self.log_change(request, user, "Erased (GDPR)")
             erased += 1
         self.message_user(request, f"Erased {erased} user(s).", messages.SUCCESS if erased else messages.WARNING)
+
+
+# --- Admin TOTP devices (django-otp; ADMIN_2FA_REQUIRED, docs/security.md) ----------------------------------------
+from django.core.exceptions import PermissionDenied  # noqa: E402
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OtpTOTPDeviceAdmin  # noqa: E402  (registers it)
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+
+class TOTPDeviceAdmin(OtpTOTPDeviceAdmin):
+    """django-otp's TOTP device admin, whose QR code (the device's secret) only a superuser or its owner may see.
+
+    django-otp shows it to anyone with the view permission: a view-only staff member could read a superuser's key.
+    """
+
+    def _may_see_secret(self, request, pk) -> None:
+        device = TOTPDevice.objects.filter(pk=pk).only("user_id").first()
+        if device is None or not (request.user.is_superuser or device.user_id == request.user.pk):
+            raise PermissionDenied
+
+    def config_view(self, request, pk):
+        self._may_see_secret(request, pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request, pk):
+        self._may_see_secret(request, pk)
+        return super().qrcode_view(request, pk)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

@@ -7,13 +7,21 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
+        from axes.signals import user_locked_out
         from django.db.models.signals import post_delete, post_save
 
-        from accounts import tokens
+        # Admin TOTP devices: who has one and when it changed, never the key.
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts import lockout, tokens
         from accounts.gdpr import erasure, export
         from audit import retention
         from audit.registry import track
         from ops import restore_hooks
+
+        track(TOTPDevice, include_fields=["user", "name", "confirmed", "digits", "step", "tolerance"])
+        # A lockout (admin or API sign-in) is an audit event; axes' own signal is the one place both pass.
+        user_locked_out.connect(lockout.on_locked_out, dispatch_uid="accounts.lockout.on_locked_out")
 
         # The history shows that an email or name changed, never its value (they are personal data).
         track(

@@ -102,3 +102,19 @@ class DataExport(BaseModel):
         if self.status == ExportStatus.READY and self.expires_at is not None and self.expires_at <= timezone.now():
             return ExportStatus.EXPIRED
         return self.status
+
+
+class RevokedTokenFamily(models.Model):
+    """A refresh-token family (one sign-in and every rotation of it) revoked because a rotated token came back.
+
+    Reuse of a rotated refresh token means two parties hold the chain (theft): every token of the family is
+    refused from then on (accounts.tokens). No personal data: the family id is a random claim of the tokens.
+    """
+
+    family = models.CharField(max_length=64, primary_key=True)
+    revoked_at = models.DateTimeField(default=timezone.now)
+    # After this no token of the family is valid anyway (its latest refresh token's expiry): the row may go.
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"family {self.family} revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S}"

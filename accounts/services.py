@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import credentials, tokens, verification
+from accounts import credentials, lockout, tokens, verification
 from accounts.models import User
 from audit import keys as audit_keys
 from audit import recording as audit
@@ -16,7 +16,7 @@ from audit.context import Actor
 from audit.models import Category
 from audit.retention import LOGIN_FAILED
 from common import mail, metrics
-from common.errors import AuthenticationFailed, Conflict, Gone, Invalid
+from common.errors import AuthenticationFailed, Conflict, Gone, Invalid, TooManyRequests
 from common.services import model_update
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
@@ -111,14 +111,24 @@ def email_verify(*, token: str) -> User:
 
 
 def user_login(*, request, email: str, password: str) -> User:
-    """Check credentials; the same 401 for an unknown email and a wrong password."""
+    """Check credentials; the same 401 for an unknown email and a wrong password, 429 while locked out.
+
+    The lockout (accounts.lockout, django-axes) counts failures per account and per address; once locked, even
+    the right password is refused until the cool-off ends, and the answer says when (Retry-After).
+    """
     email = User.objects.normalize_email(email).lower()
     user = authenticate(request, email=email, password=password)
     if user is None:
         metrics.record_login(result="failure")
+        locked = lockout.locked_out(request)
         # Who tried is kept as a keyed hash: the address may not even belong to an account.
-        audit.record(Category.AUTH, LOGIN_FAILED, detail={"email_hash": audit_keys.personal(email)})
+        detail = {"email_hash": audit_keys.personal(email)} | ({"locked_out": True} if locked else {})
+        audit.record(Category.AUTH, LOGIN_FAILED, detail=detail)
+        if locked:
+            wait = lockout.retry_after(request, {"email": email})
+            raise TooManyRequests(lockout.LOCKED_MESSAGE, code="locked_out", retry_after=wait)
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    lockout.succeeded(request, user)
     metrics.record_login(result="success")
     audit.record(
         Category.AUTH, "auth.login.succeeded", resource_type="user", resource_id=user.pk, actor=Actor.user(user.pk)
@@ -130,6 +140,16 @@ def token_refresh(*, refresh_token: str) -> dict:
     """Rotate a refresh token: the used one is blacklisted and a new pair is issued."""
     try:
         user, pair = tokens.rotate(refresh_token)
+    except tokens.TokenReused as exc:
+        # Theft, or a client that sent one token twice: either way two parties may hold the chain.
+        audit.record(
+            Category.AUTH,
+            "auth.refresh.reused",
+            resource_type="user",
+            resource_id=exc.user_id or "",
+            detail={"family_revoked": exc.family},
+        )
+        raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
     except tokens.TokenRefused as exc:
         audit.record(Category.AUTH, "auth.refresh.refused")
         raise AuthenticationFailed(REFRESH_REFUSED, code="token_not_valid") from exc
@@ -177,3 +197,27 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
         resource_id=user.pk,
         detail={"sessions_ended": revoked, **others},
     )
+
+
+@transaction.atomic
+def staff_totp_enroll(*, user: User, name: str = "default"):
+    """Give a staff member a new confirmed TOTP device (django-otp) for the admin's second factor; returns it.
+
+    For the first superuser, who cannot sign in to the admin to enrol one there (manage.py otp_totp_enroll).
+    The device's key is returned once for the authenticator app, never recorded (its history excludes the key).
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not user.is_active or not user.is_staff:
+        raise Invalid("Only an active staff account can enrol an admin TOTP device.", field="email")
+    device = TOTPDevice(user=user, name=name[:64] or "default", confirmed=True)
+    device.full_clean()
+    device.save()
+    audit.record(
+        Category.AUTH,
+        "auth.2fa.enrolled",
+        resource_type="totpdevice",
+        resource_id=device.pk,
+        detail={"user_id": str(user.pk), "via": "command"},
+    )
+    return device

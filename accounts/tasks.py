@@ -3,15 +3,16 @@
 from celery import shared_task
 from django.core.management import call_command
 
-from accounts import services
+from accounts import services, tokens
 from accounts.gdpr import export
 from common.mail import MAIL_TASK_OPTIONS
 
 
 @shared_task(name="accounts.flush_expired_tokens", ignore_result=True)
 def flush_expired_tokens() -> None:
-    """Delete expired outstanding and blacklisted refresh tokens, so the blacklist table stays small."""
+    """Delete expired outstanding and blacklisted refresh tokens, and revoked families past their tokens' expiry."""
     call_command("flushexpiredtokens")
+    tokens.revoked_families_purge()
 
 
 @shared_task(name=export.BUILD_TASK, ignore_result=True, acks_late=True)

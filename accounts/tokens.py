@@ -1,28 +1,60 @@
 """The JWT session: access/refresh pairs, rotation and revocation (djangorestframework-simplejwt).
 
 The one module of accounts that knows simplejwt; the services call it and raise the project's own errors.
+
+Rotation is atomic: a refresh token is spent by inserting its blacklist row, which is unique per token, so of two
+concurrent refreshes of one token exactly one inserts it and succeeds (simplejwt's own `blacklist()` uses
+get_or_create, and both succeed). Every token of one sign-in carries the same family id (the `fam` claim); a
+refresh token that comes back after it was rotated (the loser of such a race included) is treated as theft:
+the whole family is revoked (RevokedTokenFamily) and every refresh token of it is refused from then on.
 """
+
+import datetime
+import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import User
+from accounts.models import RevokedTokenFamily, User
 from common.grants import DELEGATED_PREFIXES
+
+FAMILY_CLAIM = "fam"
 
 
 class TokenRefused(Exception):
     """A refresh token is malformed, expired, already used or revoked, or its user is gone."""
 
 
-def pair_for(user: User) -> dict:
-    """A fresh refresh/access pair in the API's token response shape."""
-    return _response(RefreshToken.for_user(user))
+class TokenReused(TokenRefused):
+    """A refresh token that was already rotated came back: its family has been revoked."""
+
+    def __init__(self, message: str, *, user_id: str | None, family: str):
+        super().__init__(message)
+        self.user_id = user_id
+        self.family = family
+
+
+class _SignedRefreshToken(RefreshToken):
+    """A refresh token checked for signature, expiry, type, audience and issuer; whether it was already spent is
+    rotate()'s to decide (simplejwt's check refuses a spent token before anyone could tell reuse from garbage)."""
+
+    def check_blacklist(self) -> None:
+        return None
+
+
+def pair_for(user: User, *, family: str | None = None) -> dict:
+    """A fresh refresh/access pair in the API's token response shape; a new family unless one is given."""
+    refresh = RefreshToken.for_user(user)
+    refresh[FAMILY_CLAIM] = family or uuid.uuid4().hex
+    return _response(refresh)
 
 
 def _response(refresh: RefreshToken) -> dict:
@@ -41,18 +73,45 @@ def _parse(raw: str) -> RefreshToken:
         raise TokenRefused(str(exc)) from exc
 
 
+def _family_of(refresh: RefreshToken) -> str:
+    # Tokens issued before families existed: each is its own family.
+    return str(refresh.payload.get(FAMILY_CLAIM) or refresh.payload[api_settings.JTI_CLAIM])
+
+
+def _revoke_family(family: str, *, until: datetime.datetime) -> None:
+    """Its own transaction: the revocation stays even though the request that found the reuse fails."""
+    with transaction.atomic():
+        RevokedTokenFamily.objects.get_or_create(family=family, defaults={"expires_at": until})
+
+
 def rotate(raw: str) -> tuple[User, dict]:
-    """Blacklist a refresh token and issue a new pair for its (active) user; returns (user, pair)."""
-    refresh = _parse(raw)
-    user_id = refresh.payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    """Spend a refresh token and issue a new pair of the same family for its (active) user; returns (user, pair).
+
+    Raises TokenReused (after revoking the family) when the token was already spent, TokenRefused otherwise.
+    """
+    try:
+        refresh = _SignedRefreshToken(raw)  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from exc
+    payload = refresh.payload
+    family = _family_of(refresh)
+    user_id = payload.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    if RevokedTokenFamily.objects.filter(family=family).exists():
+        raise TokenRefused("the token's family was revoked")
     user = User.objects.filter(id=user_id, is_active=True).first() if user_id else None
     if user is None:
         raise TokenRefused("the token's user is inactive or gone")
+    outstanding = OutstandingToken.objects.filter(jti=payload[api_settings.JTI_CLAIM]).first()
+    if outstanding is None:
+        raise TokenRefused("the token is unknown")
     try:
-        refresh.blacklist()
-    except TokenError as exc:
-        raise TokenRefused(str(exc)) from exc
-    return user, pair_for(user)
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        # The family's newest token was issued at the latest now: it is valid for one lifetime more at most.
+        _revoke_family(family, until=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"])
+        raise TokenReused("a rotated refresh token was used again", user_id=user_id, family=family) from None
+    return user, pair_for(user, family=family)
 
 
 def revoke(raw: str) -> str | None:
@@ -72,6 +131,12 @@ def revoke_all(user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(outstanding)
+
+
+def revoked_families_purge() -> int:
+    """Forget revoked families none of whose tokens can still be valid; returns how many."""
+    deleted, _ = RevokedTokenFamily.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted
 
 
 # --- The user behind an access token, without a database round trip per request ----------------------------------

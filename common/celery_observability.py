@@ -120,14 +120,55 @@ def _worker_init(**kwargs):
 
 
 # Prometheus scrapes the worker from the network (the pod address), so it listens on every interface.
+WORKER_HEALTH_PATH = "/healthz"
+
+
+def guarded_metrics_app(metrics_app):
+    """The worker's metrics WSGI app behind the same rule as the web's /metrics: `Authorization: Bearer
+    <METRICS_TOKEN>`, or a connecting address in METRICS_ALLOWED_IPS (nothing proxies this port, so the socket's
+    peer is the client; X-Forwarded-For is never read). Else 401 (no or wrong token) or 403.
+
+    WORKER_HEALTH_PATH answers "ok" to anyone, with no metrics: the kubelet's liveness probe cannot send a secret.
+    """
+    from common.metrics_view import address_allowed, bearer_header_valid
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == WORKER_HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if bearer_header_valid(header) or address_allowed(environ.get("REMOTE_ADDR", "")):
+            return metrics_app(environ, start_response)
+        if header or not settings.METRICS_ALLOWED_IPS:
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "application/json"), ("WWW-Authenticate", 'Bearer realm="metrics"')],
+            )
+            return [b'{"detail": "A valid metrics token is required."}']
+        start_response("403 Forbidden", [("Content-Type", "application/json")])
+        return [b'{"detail": "This address may not read metrics."}']
+
+    return app
+
+
 def start_worker_metrics_server(port: int, addr: str = "0.0.0.0"):  # noqa: S104  # nosec B104
-    """Serve the worker's metrics (all pool children in multiprocess mode) on an HTTP port."""
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+    """Serve the worker's metrics (all pool children in multiprocess mode) on an HTTP port, behind METRICS_TOKEN."""
+    import threading
+    from wsgiref.simple_server import make_server
+
+    from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app, multiprocess
+    from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
     registry = REGISTRY
     if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    server, thread = start_http_server(port, addr=addr, registry=registry)
+    if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
+        logger.warning("Worker metrics on port %s answer 401 to every scrape: METRICS_TOKEN is not set", port)
+    server = make_server(
+        addr, port, guarded_metrics_app(make_wsgi_app(registry)), ThreadingWSGIServer, handler_class=_SilentHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True)
+    thread.start()
     logger.info("Worker metrics on port %s", port)
     return server, thread

@@ -86,6 +86,18 @@ class Gone(ApplicationError):
     default_message = "This resource is no longer available."
 
 
+class TooManyRequests(ApplicationError):
+    """Refused for a while (a sign-in lockout): `retry_after` seconds until it may be tried again."""
+
+    status = 429
+    code = "too_many_requests"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, retry_after: int = 60):
+        super().__init__(message, code=code)
+        self.retry_after = max(int(retry_after), 1)
+
+
 class Unprocessable(ApplicationError):
     """Well-formed, but refused as a whole (an Idempotency-Key reused with another body)."""
 

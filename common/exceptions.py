@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -14,6 +15,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
 from common.errors import ApplicationError, Invalid, QuotaExceeded
+from common.parsers import RequestTooLarge
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("aiassistant.errors")
@@ -113,6 +115,8 @@ def application_error_response(exc: ApplicationError, *, auth_header: str | None
             headers["WWW-Authenticate"] = auth_header
         else:
             status_code = 403
+    if retry_after := getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(retry_after)
     if isinstance(exc, Invalid) and exc.field_errors:
         body = problem(status_code, exc.message, title="Validation failed", code="invalid", errors=exc.field_errors)
     elif isinstance(exc, QuotaExceeded):
@@ -130,7 +134,9 @@ def problem_exception_handler(exc, context):
         auth_header = view.get_authenticate_header(request) if view is not None and request is not None else None
         set_rollback()
         return application_error_response(exc, auth_header=auth_header)
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):  # request.body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = RequestTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -22,8 +22,12 @@ BUILTIN_COLLECTORS = (ActiveUsersCollector, CeleryQueueCollector, MigrationsColl
 
 def bearer_token_valid(request) -> bool:
     """True when the request carries `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time)."""
+    return bearer_header_valid(request.headers.get("Authorization", ""))
+
+
+def bearer_header_valid(header: str) -> bool:
+    """True when an Authorization header value is `Bearer <METRICS_TOKEN>` (the web's /metrics and the workers')."""
     expected = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not expected or scheme.lower() != "bearer" or not token:
         return False
@@ -37,11 +41,16 @@ def _networks(cidrs: tuple[str, ...]) -> tuple:
 
 def client_ip_allowed(request) -> bool:
     """True when the client address (common.http.client_ip) is in METRICS_ALLOWED_IPS (CIDRs)."""
+    return address_allowed(client_ip(request))
+
+
+def address_allowed(value: str) -> bool:
+    """True when `value` is an address in METRICS_ALLOWED_IPS (CIDRs)."""
     cidrs = tuple(settings.METRICS_ALLOWED_IPS)
     if not cidrs:
         return False
     try:
-        address = ipaddress.ip_address(client_ip(request))
+        address = ipaddress.ip_address(value)
     except ValueError:
         return False
     return any(address in network for network in _networks(cidrs))

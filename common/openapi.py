@@ -47,6 +47,7 @@ DESCRIPTIONS = {
     409: "Conflicts with the resource's current state.",
     410: "This API version is past its sunset, or in a brownout; or the resource expired (a data export).",
     412: "The resource changed since the given ETag.",
+    413: "The body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     415: "The body is not JSON.",
     422: "Refused as a whole (e.g. an Idempotency-Key reused with another body).",
     429: "Rate limit or quota exceeded (see Retry-After).",
@@ -122,7 +123,7 @@ class ApiAutoSchema(AutoSchema):
         if view.get_throttles():
             found.add(429)
         if method in ("POST", "PUT", "PATCH"):
-            found |= {400, 415}
+            found |= {400, 413, 415}
         if "{" in self.path:
             found.add(404)
         if method == "GET" and self._is_list_view() and self._get_paginator() is not None:

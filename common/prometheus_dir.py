@@ -43,6 +43,8 @@ def use_worker_id(worker_id: int) -> None:
     freed and reopens its files: counters and histograms go on from the dead worker's values (they stay
     monotonic), and the number of files stays that of the live workers. authentik does the same.
     """
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # single-process metrics: values live in memory, there are no files to name
     from prometheus_client import values
 
     values.ValueClass = values.MultiProcessValue(process_identifier=lambda: worker_id)

@@ -51,6 +51,22 @@ def windows(name: str) -> list[tuple[datetime.datetime, datetime.datetime]]:
     return found
 
 
+def networks(name: str) -> list[str]:
+    """A comma-separated list of IP networks in CIDR form (a bare address is one host); a wrong one stops the process.
+
+    Strict, as gunicorn's forwarded_allow_ips is: `10.0.0.1/8` (host bits set) is refused, `10.0.0.0/8` is not.
+    """
+    import ipaddress
+
+    found = []
+    for item in env.list(name, default=[]):
+        try:
+            found.append(str(ipaddress.ip_network(item.strip())))
+        except ValueError:
+            raise SystemExit(f"configuration error: {name} must list IP networks (CIDRs), not {item!r}") from None
+    return found
+
+
 def _parse_moment(name: str, value: str) -> datetime.datetime:
     try:
         parsed = datetime.datetime.fromisoformat(value.strip())

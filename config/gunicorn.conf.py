@@ -29,7 +29,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 50
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# X-Forwarded-Proto and the other secure-scheme headers are believed only from the proxies the app trusts for
+# X-Forwarded-For: the same TRUSTED_PROXIES list (CIDRs; empty: from nobody). Django validates it at start.
+forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 
 
 def _log_format() -> str:

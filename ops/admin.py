@@ -1,10 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
 from audit import recording as audit
 from audit.models import Category
-from ops.models import BackupKind, BackupRecord
+from ops.models import BACKUP_NOW, VERIFY_NOW, BackupKind, BackupRecord
 from ops.tasks import backup_task, verify_task
 
 
@@ -55,11 +56,22 @@ class BackupRecordAdmin(admin.ModelAdmin):
     def short_sha256(self, obj):
         return obj.sha256[:12]
 
-    @admin.action(description="Back up now", permissions=["view"])
+    # The catalogue is read-only (no change permission for anyone): starting work needs a permission of its own.
+    def has_backup_now_permission(self, request) -> bool:
+        return request.user.has_perm(f"ops.{BACKUP_NOW}")
+
+    def has_verify_now_permission(self, request) -> bool:
+        return request.user.has_perm(f"ops.{VERIFY_NOW}")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_backup_now": self.has_backup_now_permission(request)}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.action(description="Back up now", permissions=["backup_now"])
     def backup_now(self, request, queryset):
         _queue(request, backup_task, BackupKind.MANUAL)
 
-    @admin.action(description="Verify now (restore drill of the selected backups)", permissions=["view"])
+    @admin.action(description="Verify now (restore drill of the selected backups)", permissions=["verify_now"])
     def verify_now(self, request, queryset):
         for record in queryset:
             _queue(request, verify_task, str(record.id))
@@ -72,6 +84,7 @@ class BackupRecordAdmin(admin.ModelAdmin):
 
     def backup_now_view(self, request):
         """The "Back up now" button above the list: works even when there is no backup to select yet."""
-        if request.method == "POST" and request.user.has_perm("ops.view_backuprecord"):
-            _queue(request, backup_task, BackupKind.MANUAL)
+        if request.method != "POST" or not self.has_backup_now_permission(request):
+            raise PermissionDenied
+        _queue(request, backup_task, BackupKind.MANUAL)
         return HttpResponseRedirect(reverse("admin:ops_backuprecord_changelist"))

@@ -15,6 +15,11 @@ class BackupKind(models.TextChoices):
     SAFETY = "safety", "Safety (before a restore)"
 
 
+# Custom permissions of BackupRecord (codenames), for the admin's actions.
+BACKUP_NOW = "backup_now"
+VERIFY_NOW = "verify_now"
+
+
 class BackupRecord(BaseModel):
     """One database backup: where its dump and manifest live in storage, and what became of it."""
 
@@ -41,6 +46,11 @@ class BackupRecord(BaseModel):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["status", "-started_at"], name="ops_backup_status_started")]
+        # The admin's "Back up now" and "Verify now" (the catalogue itself is read-only for everyone).
+        permissions = [
+            (BACKUP_NOW, "Can start a backup from the admin"),
+            (VERIFY_NOW, "Can start a restore drill of a backup from the admin"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.status} {self.key or self.id}"

@@ -30,7 +30,8 @@ class Project(BaseModel):
     """A team's workspace: it holds workflows and is shared with members."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=220, unique=True)
+    # Unique per creator, not across tenants: a global constraint let anyone probe for other tenants' slugs.
+    slug = models.SlugField(max_length=220)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -44,6 +45,7 @@ class Project(BaseModel):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["created_by", "slug"], name="unique_project_slug_per_owner")]
 
     def get_additional_data(self) -> dict:
         """What its audit history entries carry besides the diff: the project they belong to."""

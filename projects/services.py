@@ -49,11 +49,20 @@ TOKEN_PREFIX = "inv_"  # noqa: S105 - a prefix, not a password
 NO_SUCH_INVITATION = "No invitation matches this token for your account."
 NOT_VERIFIED = "Verify your email address before accepting invitations (POST /api/v1/auth/verify-email/resend/)."
 
+SLUG_TAKEN = "You already have a project with this slug."
 
-def _unique_slug(base: str, *, exclude_id=None) -> str:
+
+def _slugs_of(owner: User | None, *, exclude_id=None):
+    """The slugs a new or renamed project must not reuse: its creator's own (slugs are unique per creator only, so
+    nothing here depends on another tenant's projects)."""
+    taken = Project.objects.filter(created_by=owner) if owner is not None else Project.objects.none()
+    return taken.exclude(pk=exclude_id) if exclude_id else taken
+
+
+def _unique_slug(base: str, *, owner: User) -> str:
     base = (slugify(base) or "project")[:200]
     slug, n = base, 1
-    taken = Project.objects.exclude(pk=exclude_id) if exclude_id else Project.objects.all()
+    taken = _slugs_of(owner)
     while taken.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
@@ -62,14 +71,20 @@ def _unique_slug(base: str, *, exclude_id=None) -> str:
 
 @transaction.atomic
 def project_create(*, name: str, description: str = "", slug: str = "", actor: User) -> Project:
-    """Create a project; the creator becomes its owner."""
+    """Create a project; the creator becomes its owner. Its slug is unique among the creator's projects."""
     if bound_project(actor) is not None:
         raise PermissionDenied("A token bound to a project cannot create projects.", code="token_bound")
-    if slug and Project.objects.filter(slug=slug).exists():
-        raise Invalid("A project with this slug already exists.", field="slug")
-    project = Project(name=name, description=description, slug=slug or _unique_slug(name), created_by=actor)
-    project.full_clean()
-    project.save()
+    if slug and _slugs_of(actor).filter(slug=slug).exists():
+        raise Invalid(SLUG_TAKEN, field="slug")
+    project = Project(
+        name=name, description=description, slug=slug or _unique_slug(name, owner=actor), created_by=actor
+    )
+    project.full_clean(validate_constraints=False)  # the slug was checked above; the constraint holds in the race
+    try:
+        with transaction.atomic():
+            project.save()
+    except IntegrityError as exc:  # the same creator, the same slug, at the same time
+        raise Invalid(SLUG_TAKEN, field="slug") from exc
     Membership.objects.create(project=project, user=actor, role=Role.OWNER, invited_by=actor)
     project.role = Role.OWNER  # type: ignore[attr-defined]  # as projects.selectors annotate it
     return project
@@ -80,8 +95,8 @@ def project_update(*, project: Project, role: str, actor: User, **fields) -> Pro
     """Change name, slug or description (admins and owners)."""
     require_role(role, Role.ADMIN, "change the project")
     slug = fields.get("slug")
-    if slug and Project.objects.exclude(pk=project.pk).filter(slug=slug).exists():
-        raise Invalid("A project with this slug already exists.", field="slug")
+    if slug and _slugs_of(project.created_by, exclude_id=project.pk).filter(slug=slug).exists():
+        raise Invalid(SLUG_TAKEN, field="slug")
     model_update(instance=project, fields=("name", "slug", "description"), data=fields)
     return project
 

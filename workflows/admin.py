@@ -89,7 +89,9 @@ class ExecutionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Cancel the selected executions")
+    # Actions change state: they need the change permission (Django offers an action with no `permissions` to
+    # anyone who may view the list, so a view-only staff member could re-run executions).
+    @admin.action(description="Cancel the selected executions", permissions=["change"])
     def cancel(self, request, queryset):
         cancelled = 0
         for execution in queryset.exclude(status__in=FINAL_STATUSES):
@@ -101,7 +103,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{execution.pk}: {exc}", messages.WARNING)
         self.message_user(request, f"Cancellation requested for {cancelled} execution(s).", messages.SUCCESS)
 
-    @admin.action(description="Re-run the selected executions (same input, current version)")
+    @admin.action(description="Re-run the selected executions (same input, current version)", permissions=["change"])
     def rerun(self, request, queryset):
         started = 0
         for execution in queryset.select_related("workflow"):

@@ -12,7 +12,7 @@ from typing import Any
 from corsheaders.defaults import default_headers as default_cors_headers
 from csp.constants import NONCE, NONE, SELF
 
-from config.env import BASE_DIR, env, moment, windows
+from config.env import BASE_DIR, env, moment, networks, windows
 from config.secrets import NAMES, secret
 from config.secrets import load as secrets_source
 
@@ -24,7 +24,7 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="local")
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin, its site asking staff for a TOTP code (ADMIN_2FA_REQUIRED)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "ops",
     "auditlog",
     "audit",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -61,10 +64,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified() (a TOTP device confirmed at sign-in): the admin requires it (ADMIN_2FA_REQUIRED).
+    "django_otp.middleware.OTPMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.ApiProblemMiddleware",
+    # Last, as axes asks: turns a locked-out admin sign-in into 429 (accounts.lockout.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,6 +142,33 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aiassistant"}}
 
 AUTH_USER_MODEL = "accounts.User"
+# AxesStandaloneBackend first: it refuses a locked-out sign-in before any password is hashed (accounts.lockout).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Sign-in lockout (django-axes 8, accounts/lockout.py, docs/security.md) --------------------------------------
+# Failures are counted per account and, separately, per client address; either count at the limit locks that
+# account (or address) out of the admin's and the API's sign-in alike for the cool-off, counted from the lockout.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# In the shared cache (Redis): counts expire with the cool-off, no table of addresses and emails to purge.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lockout does not extend it: Retry-After stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "common.http.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no AccessAttempt rows to show
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
+
+# --- Two-factor authentication for the admin (django-otp TOTP, accounts/admin_site.py, docs/security.md) ---------
+# Off by default here (local, tests); on by default in production. Staff enrol a TOTP device in the admin
+# (OTP_TOTP > TOTP devices); the first superuser with `manage.py otp_totp_enroll EMAIL`.
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="aiassistant-api")
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -242,9 +276,16 @@ METRICS_EXTRA_COLLECTORS = [
     "projects.quotas.QuotaCollector",
 ]
 
-# The number of reverse proxies in front of the app that append to X-Forwarded-For.
-# Used wherever the client address matters (throttling, audit): see common.http.client_ip.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The reverse proxies in front of the app (CIDRs): X-Forwarded-For is read only when the connecting address is in
+# one of them, right to left past every trusted hop (common.http.client_ip). Empty: the header is never read.
+# Used wherever the client address matters (throttling, lockout, audit, the metrics allow-list), and by gunicorn's
+# forwarded_allow_ips (config/gunicorn.conf.py reads the same variable).
+TRUSTED_PROXIES = networks("TRUSTED_PROXIES")
+
+# Request bodies: larger than this answers 413 (Django's own cap, and common.parsers' for the API's JSON); JSON
+# nested deeper than API_JSON_MAX_DEPTH (arrays and objects) answers 400, before any code recurses over it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
 
 # CORS (django-cors-headers): only these origins (scheme://host[:port]), only under /api/, never with cookies
 # (the API authenticates with bearer tokens). Empty: no cross-origin access at all.
@@ -266,7 +307,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     # GrantPermission enforces a token's scope and the views' token_access (common.grants).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "common.permissions.GrantPermission"],
     "DEFAULT_RENDERER_CLASSES": ["common.api_versions.drf.VersionedJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
@@ -589,8 +630,7 @@ OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 # The callback URL given to the provider is built from the request's host (ALLOWED_HOSTS; behind the proxy,
 # SECURE_PROXY_SSL_HEADER makes it https); a `next` page must be on this host (mozilla-django-oidc checks it).
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-if OIDC_ENABLED:
+if OIDC_ENABLED:  # after axes' backend and Django's (AUTHENTICATION_BACKENDS above)
     AUTHENTICATION_BACKENDS.append("accounts.sso.backend.StaffOidcBackend")
     _oidc_missing = [
         name

@@ -3,7 +3,7 @@
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import AUDIT_HMAC_KEY, SECRET_KEY, SECRETS_ENCRYPTION_KEY, SIMPLE_JWT
+from .base import AUDIT_HMAC_KEY, REDIS_URL, SECRET_KEY, SECRETS_ENCRYPTION_KEY, SIMPLE_JWT
 
 DEBUG = env.bool("DEBUG", default=True)
 # Defaults that exist only here: a laptop has no secrets to configure.
@@ -14,6 +14,11 @@ SECRETS_ENCRYPTION_KEY = SECRETS_ENCRYPTION_KEY or "bG9jYWwtaW5zZWN1cmUtc2VjcmV0
 SIMPLE_JWT["SIGNING_KEY"] = SIMPLE_JWT["SIGNING_KEY"] or "local-insecure-jwt-key-only-for-the-embedded-default-01"
 # Prometheus may scrape a laptop's /metrics from the same machine.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+
+# Without REDIS_URL the lockout counts live in the process' own cache: right for one runserver, which is all a
+# laptop has (axes warns that several processes would not share them).
+if not REDIS_URL:
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # Static files straight from the apps (no collectstatic needed on a laptop).
 STATIC_ROOT = None

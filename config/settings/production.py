@@ -35,5 +35,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
+# Staff sign in to the admin with a TOTP code too (django-otp); ADMIN_2FA_REQUIRED=false only for a break-glass.
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=True)
+
 # JSON log lines on stdout by default (common.logging reads LOG_FORMAT and ENVIRONMENT when logging starts).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

@@ -69,9 +69,22 @@ def test_metrics_from_an_allowed_address_is_200(client, settings):
 @pytest.mark.django_db
 def test_forged_forwarded_for_does_not_pass_the_allow_list(client, settings):
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
 
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3, 192.0.2.10")
+
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_forwarded_for_from_an_untrusted_address_does_not_pass_the_allow_list(client, settings):
+    """Security review, weakness 5: port 8000 reached directly with an allowed address in X-Forwarded-For. Before
+    the fix (TRUSTED_PROXY_COUNT=1, as deployed) this answered 200."""
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXY_COUNT = 1  # the setting TRUSTED_PROXIES replaced, as deployed (now ignored)
+    settings.TRUSTED_PROXIES = ["10.0.0.1/32"]
+
+    response = client.get("/metrics", REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR="10.1.2.3")
 
     assert response.status_code == 403
 
@@ -283,3 +296,41 @@ def test_product_metric_names_are_prefixed_and_labels_bounded():
     for metric in names:
         assert metric._name.startswith("aiassistant_")
         assert not forbidden & set(metric._labelnames)
+
+
+@pytest.fixture
+def worker_metrics_server():
+    """The worker's metrics server (common.celery_observability), in this process, on a free port."""
+    from common.celery_observability import start_worker_metrics_server
+    from tests.support import free_port
+
+    port = free_port()
+    server, thread = start_worker_metrics_server(port, addr="127.0.0.1")
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_worker_metrics_without_a_token_setting_answer_nobody(settings, worker_metrics_server):
+    import httpx
+
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = []
+    any_token = {"Authorization": "Bearer x"}  # there is no token to match
+
+    assert httpx.get(f"{worker_metrics_server}/metrics", timeout=5).status_code == 401
+    assert httpx.get(f"{worker_metrics_server}/metrics", headers=any_token, timeout=5).status_code == 401
+
+
+def test_worker_metrics_follow_the_allow_list_of_the_connecting_address(settings, worker_metrics_server):
+    import httpx
+
+    settings.METRICS_TOKEN = "t0ken-for-this-test"
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]  # not read here: nothing proxies the worker's port
+    forged = {"X-Forwarded-For": "10.1.2.3"}
+
+    assert httpx.get(f"{worker_metrics_server}/metrics", headers=forged, timeout=5).status_code == 403
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1/32"]
+    assert httpx.get(f"{worker_metrics_server}/metrics", timeout=5).status_code == 200

@@ -57,7 +57,8 @@ def test_one_scrape_counts_the_requests_of_all_three_workers(gunicorn_3_workers)
 
 def test_product_counters_are_summed_across_workers(gunicorn_3_workers):
     server = gunicorn_3_workers
-    for _ in range(7):
+    # Four: one fewer than the sign-in lockout's limit (AXES_FAILURE_LIMIT, 5), which would answer 429 instead.
+    for _ in range(4):
         status, _, _ = server.request(
             "POST", "/api/v1/auth/login/", body={"email": "nobody@example.com", "password": "wrong-password-1"}
         )
@@ -65,7 +66,7 @@ def test_product_counters_are_summed_across_workers(gunicorn_3_workers):
 
     text = server.scrape()
 
-    assert sample_sum(text, "aiassistant_login_attempts_total", result="failure") == 7
+    assert sample_sum(text, "aiassistant_login_attempts_total", result="failure") == 4
 
 
 def test_labels_are_view_names_not_raw_paths(gunicorn_3_workers):
@@ -92,6 +93,9 @@ def test_database_metrics_come_from_the_pooled_prometheus_engine(gunicorn_3_work
 # --- Celery workers: their own port (WORKER_METRICS_PORT), every pool child summed ------------------------------
 
 
+WORKER_TOKEN = "worker-metrics-test-token-0123456789"
+
+
 @pytest.fixture
 def worker_with_metrics(tmp_path, settings):
     import redis
@@ -110,6 +114,7 @@ def worker_with_metrics(tmp_path, settings):
         "REDIS_URL": settings.CACHES["default"]["LOCATION"],
         "WORKFLOW_EXECUTION_QUEUE": queue,
         "WORKER_METRICS_PORT": str(port),
+        "METRICS_TOKEN": WORKER_TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics"),
         "LOG_FORMAT": "json",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -143,7 +148,8 @@ def test_worker_metrics_port_sums_the_executions_of_its_pool_children(worker_wit
         assert time.monotonic() < deadline, worker_with_metrics.log()[-3000:]
         time.sleep(0.2)
 
-    text = httpx.get(worker_with_metrics.metrics_url, timeout=10).text
+    bearer = {"Authorization": f"Bearer {WORKER_TOKEN}"}
+    text = httpx.get(worker_with_metrics.metrics_url, headers=bearer, timeout=10).text
     assert sample_sum(text, "aiassistant_workflow_executions_total", status="completed") == len(ids)
     assert sample_sum(text, "aiassistant_workflow_step_duration_seconds_count", step_type="transform") == 3 * len(ids)
     # The worker's JSON lines about each execution carry its id and the publisher's request id.
@@ -183,3 +189,18 @@ def test_recycled_workers_reuse_their_files_and_keep_the_counts(gunicorn_3_worke
     assert counted == served  # every request of the dead workers is still in the sum
     identifiers = {name.rsplit("_", 1)[-1].split(".")[0] for name in os.listdir(server.multiproc_dir)}
     assert identifiers <= {"1", "2", "3"}, identifiers
+
+
+def test_worker_metrics_port_requires_the_metrics_token(worker_with_metrics):
+    """Security review, weakness 6: the worker's metrics port answered anyone. A real worker process."""
+    url = worker_with_metrics.metrics_url
+    anonymous = httpx.get(url, timeout=10)
+    wrong = httpx.get(url, headers={"Authorization": "Bearer not-the-token"}, timeout=10)
+    right = httpx.get(url, headers={"Authorization": f"Bearer {WORKER_TOKEN}"}, timeout=10)
+    health = httpx.get(url.replace("/metrics", "/healthz"), timeout=10)
+
+    assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert "aiassistant" not in anonymous.text
+    assert "# TYPE" in right.text
+    assert (health.status_code, health.text) == (200, "ok\n")  # the liveness probe's path, without metrics

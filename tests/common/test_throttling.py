@@ -1,7 +1,8 @@
 import pytest
 from rest_framework.settings import api_settings
+from rest_framework.test import APIClient
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def test_throttle_counts_are_kept_in_the_shared_cache(api_client, rates):
 
 
 def test_forged_forwarded_for_does_not_escape_the_limit(api_client, rates, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]  # the test client connects from 127.0.0.1
     rates(anon="2/minute")
     statuses = [
         api_client.post(
@@ -92,3 +93,26 @@ def test_concurrent_requests_cannot_share_the_last_slot(user, rates):
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(get, clients))
     assert statuses == [200, 200, 200, 429, 429, 429, 429, 429]
+
+
+def test_rotating_forwarded_for_from_an_untrusted_address_does_not_dodge_the_login_throttle(rates, settings):
+    """Security review, weakness 5: 20 wrong passwords then the right one, each with a new X-Forwarded-For, sent
+    straight to the app from an address that is not a proxy. Before the fix (TRUSTED_PROXY_COUNT=1, as deployed)
+    every answer was a 401 and the last a 200."""
+    settings.TRUSTED_PROXY_COUNT = 1  # the setting TRUSTED_PROXIES replaced, as deployed (now ignored)
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.AXES_ENABLED = False  # the throttle alone (the lockout has its own tests)
+    rates(auth="5/minute")
+    user = UserFactory(email="victim@example.com")
+    client = APIClient(REMOTE_ADDR="198.51.100.7")
+
+    def login(password, n):
+        body = {"email": user.email, "password": password}
+        return client.post("/api/v1/auth/login/", body, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+
+    statuses = [login("wrong-password", n).status_code for n in range(20)]
+    final = login(PASSWORD, 99)
+
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}
+    assert final.status_code == 429

@@ -57,3 +57,56 @@ def test_admin_verify_now_action_queues_a_drill(staff_client, seeded, eager_cele
     record.refresh_from_db()
     assert record.verify_ok is True
     assert "Queued ops.verify" in response.content.decode()
+
+
+@pytest.fixture
+def view_only_client(client):
+    """A staff member who may only view the backup catalogue."""
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_backuprecord"))
+    client.force_login(viewer)
+    return client
+
+
+def test_a_view_only_staff_member_cannot_back_up_now(view_only_client, seeded, eager_celery):
+    """Security review, weakness 6: "Back up now" and "Verify now" checked only "view"."""
+    page = view_only_client.get(reverse("admin:ops_backuprecord_changelist"))
+    response = view_only_client.post(reverse("admin:ops_backuprecord_backup_now"))
+
+    assert page.status_code == 200
+    assert b"Back up now" not in page.content
+    assert response.status_code == 403
+    assert not BackupRecord.objects.exists()
+
+
+def test_a_view_only_staff_member_cannot_verify_now(view_only_client, seeded, eager_celery):
+    call_command("backup")
+    record = BackupRecord.objects.get()
+
+    view_only_client.post(
+        reverse("admin:ops_backuprecord_changelist"), {"action": "verify_now", "_selected_action": [str(record.id)]}
+    )
+
+    record.refresh_from_db()
+    assert record.verified_at is None
+
+
+def test_the_custom_permissions_allow_the_actions(client, seeded, eager_celery):
+    from django.contrib.auth.models import Permission
+
+    operator = UserFactory(is_staff=True)
+    operator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_backuprecord", "backup_now", "verify_now"])
+    )
+    client.force_login(operator)
+
+    client.post(reverse("admin:ops_backuprecord_backup_now"))
+    record = BackupRecord.objects.get()
+    client.post(
+        reverse("admin:ops_backuprecord_changelist"), {"action": "verify_now", "_selected_action": [str(record.id)]}
+    )
+
+    record.refresh_from_db()
+    assert record.verify_ok is True

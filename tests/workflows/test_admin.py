@@ -72,3 +72,32 @@ def test_rerun_action_starts_a_new_execution_with_the_same_input(staff_client, q
     assert response.status_code == 302
     rerun = Execution.objects.exclude(pk=original.pk).get()
     assert (rerun.input, rerun.status) == ({"name": "Ada"}, ExecutionStatus.PENDING)
+
+
+@pytest.fixture
+def view_only_client():
+    """A staff member who may only view executions (Django's view permission)."""
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_execution"))
+    client = Client()
+    client.force_login(viewer)
+    return client
+
+
+@pytest.mark.parametrize("action", ["cancel", "rerun"])
+def test_a_view_only_staff_member_cannot_run_an_execution_action(view_only_client, queued, action):
+    """Security review, weakness 6: the actions checked only "view", and a view-only staff member re-ran
+    executions."""
+    execution, _ = services.execution_start(role=Role.EDITOR, workflow=WorkflowFactory(), input={}, actor=None)
+
+    page = view_only_client.get(reverse(CHANGELIST))
+    response = view_only_client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [str(execution.pk)]})
+
+    assert page.status_code == 200
+    assert f'value="{action}"' not in page.content.decode()
+    assert response.status_code in (200, 302)  # Django answers "no action selected"
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.PENDING
+    assert Execution.objects.count() == 1

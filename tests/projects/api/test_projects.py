@@ -28,11 +28,33 @@ def test_create_project_generates_a_unique_slug(auth_client):
     assert (first["slug"], second["slug"]) == ("same", "same-2")
 
 
-def test_create_project_with_taken_slug_is_400(auth_client):
-    ProjectFactory(slug="taken")
+def test_create_project_with_one_of_my_slugs_is_400(auth_client):
+    auth_client.post(PROJECTS, {"name": "First", "slug": "taken"}, format="json")
     response = auth_client.post(PROJECTS, {"name": "X", "slug": "taken"}, format="json")
     assert response.status_code == 400
-    assert "slug" in response.json()["errors"]
+    assert response.json()["errors"]["slug"] == ["You already have a project with this slug."]
+
+
+def test_another_tenants_slug_cannot_be_probed(auth_client):
+    """Security review, weakness 6: slugs were unique across tenants, so a 400 told that another tenant had one."""
+    ProjectFactory(slug="acme-secret-merger", created_by=UserFactory())
+
+    response = auth_client.post(PROJECTS, {"name": "X", "slug": "acme-secret-merger"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["slug"] == "acme-secret-merger"
+
+
+def test_a_generated_slug_does_not_reveal_another_tenants(auth_client):
+    ProjectFactory(slug="same", created_by=UserFactory())
+    assert auth_client.post(PROJECTS, {"name": "Same"}, format="json").json()["slug"] == "same"
+
+
+def test_renaming_to_another_tenants_slug_is_allowed(auth_client):
+    ProjectFactory(slug="theirs", created_by=UserFactory())
+    mine = auth_client.post(PROJECTS, {"name": "Mine"}, format="json").json()
+    response = auth_client.patch(f"{PROJECTS}{mine['id']}/", {"slug": "theirs"}, format="json")
+    assert (response.status_code, response.json()["slug"]) == (200, "theirs")
 
 
 def test_create_project_without_name_is_400(auth_client):
@@ -111,9 +133,10 @@ def test_update_project_changes_fields(project_with_roles):
     assert (response.json()["name"], response.json()["slug"]) == ("Renamed", "renamed")
 
 
-def test_update_project_to_taken_slug_is_400(project_with_roles):
+def test_update_project_to_a_slug_its_creator_has_is_400(project_with_roles):
     project, users = project_with_roles
-    ProjectFactory(slug="other")
+    Project.objects.filter(pk=project.pk).update(created_by=users["owner"])
+    ProjectFactory(slug="other", created_by=users["owner"])
     response = client_for(users["owner"]).patch(detail(project), {"slug": "other"}, format="json")
     assert response.status_code == 400
 
