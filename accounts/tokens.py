@@ -172,6 +172,8 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
 def forget_user(sender, instance, **kwargs) -> None:
     """Drop the cached copy of a user once the change that touched it commits (see JWTAuthentication)."""
+    if kwargs.get("created"):
+        return  # a new user cannot be in the cache yet
     key = USER_CACHE_KEY.format(instance.pk)
     cache.delete(key)  # now, and again after commit: a read between the two must not keep the old row
     transaction.on_commit(lambda: cache.delete(key))
