@@ -45,6 +45,9 @@ def base_env(database: str, **extra) -> dict:
         THROTTLE_ANON="100000000/minute",
         THROTTLE_USER="100000000/minute",
         THROTTLE_AUTH="100000000/minute",
+        # Quotas unlimited too: the daily execution quota (1,000 by default) would answer 429 within a run.
+        QUOTA_EXECUTIONS_PER_DAY="0",
+        QUOTA_LLM_TOKENS_PER_DAY="0",
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
