@@ -75,7 +75,8 @@ def test_execution_whose_runner_dies_every_time_is_failed_after_the_claim_limit(
 
 def test_heartbeat_keeps_beating_while_a_slow_template_renders(start_worker):
     start_worker(TEMPLATE_CPU_SECONDS="120", TEMPLATE_TIMEOUT_SECONDS="120")
-    slow = "{% for i in range(2000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}rendered"
+    # About 6 s of CPU on an idle core (2 million iterations took 1.5 s, too short to count four beats).
+    slow = "{% for i in range(8000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}rendered"
     execution = start({"steps": [{"id": "a", "type": "transform", "config": {"value": slow}}]})
     wait_for(
         lambda: Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING).exists(),
