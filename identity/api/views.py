@@ -8,7 +8,7 @@ from common.throttling import UserThrottle
 from identity import selectors, services
 from identity.api import serializers
 from identity.models import ApiToken, OAuthClient
-from projects.selectors import project_get
+from projects.api.mixins import ProjectScopedMixin
 
 
 @extend_schema_view(
@@ -66,7 +66,7 @@ class ApiTokenViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(tags=["projects"], summary="Delete an OAuth2 client (its tokens stop at once)"),
 )
-class OAuthClientViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+class OAuthClientViewSet(ProjectScopedMixin, PaginatedListMixin, viewsets.GenericViewSet):
     """OAuth2 clients (client credentials) of one project; seen and managed by its admins and owners."""
 
     serializer_class = serializers.OAuthClientOutputSerializer
@@ -79,9 +79,6 @@ class OAuthClientViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     filterset_fields = ["scope"]
     http_method_names = ["get", "post", "delete", "head", "options"]
     resource = "oauthclient"
-
-    def _project(self):
-        return project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
 
     def list(self, request, project_pk=None):
         project = self._project()

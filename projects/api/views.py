@@ -9,7 +9,21 @@ from common.filters import CreatedRangeFilterSet
 from common.throttling import AuthThrottle, UserThrottle
 from projects import selectors, services
 from projects.api import serializers
+from projects.api.mixins import ProjectScopedMixin
 from projects.models import Invitation, Membership, Project, ProjectSecret
+
+
+def _invite(request, project: Project, input_serializer):
+    """Validate `{"email", "role"}` and invite that address to the project (the members and invitations POSTs)."""
+    data = input_serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return services.invitation_create(
+        project=project,
+        role=project.role,  # type: ignore[attr-defined]  # annotated by projects.selectors
+        actor=request.user,
+        email=data.validated_data["email"],
+        new_role=data.validated_data["role"],
+    )
 
 
 class ProjectFilter(CreatedRangeFilterSet):
@@ -91,7 +105,7 @@ class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(tags=["projects"]),
 )
-class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+class MembershipViewSet(ProjectScopedMixin, PaginatedListMixin, viewsets.GenericViewSet):
     """Members of one project; visible to every member, managed by admins and owners."""
 
     serializer_class = serializers.MembershipOutputSerializer
@@ -103,24 +117,12 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     filterset_fields = ["role"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def _project(self):
-        return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
-
     def list(self, request, project_pk=None):
         return self.list_response(selectors.membership_list(project=self._project()))
 
     def create(self, request, project_pk=None):
-        project = self._project()
-        data = serializers.MembershipInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         # Adding by email is inviting (issue 12): an account with the address is no proof of owning it.
-        invitation = services.invitation_create(
-            project=project,
-            role=project.role,
-            actor=request.user,
-            email=data.validated_data["email"],
-            new_role=data.validated_data["role"],
-        )
+        invitation = _invite(request, self._project(), serializers.MembershipInputSerializer)
         return Response(serializers.InvitationOutputSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
     def partial_update(self, request, project_pk=None, pk=None):
@@ -161,7 +163,7 @@ class MembershipViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(tags=["projects"], summary="Delete a secret (editors and above)"),
 )
-class ProjectSecretViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+class ProjectSecretViewSet(ProjectScopedMixin, PaginatedListMixin, viewsets.GenericViewSet):
     """Write-only secrets of one project, read by its workflows as ``{{ secrets.NAME }}``: every member lists the
     names; editors and above create, replace and delete. No response ever holds a value."""
 
@@ -174,9 +176,6 @@ class ProjectSecretViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     ordering = ["name"]
     search_fields = ["name", "description"]
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
-
-    def _project(self):
-        return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
 
     def list(self, request, project_pk=None):
         return self.list_response(selectors.project_secret_list(project=self._project()))
@@ -227,7 +226,7 @@ class InvitationFilter(CreatedRangeFilterSet):
     ),
     destroy=extend_schema(tags=["projects"], summary="Revoke a pending invitation"),
 )
-class InvitationViewSet(PaginatedListMixin, viewsets.GenericViewSet):
+class InvitationViewSet(ProjectScopedMixin, PaginatedListMixin, viewsets.GenericViewSet):
     """Invitations of one project, managed by its admins and owners."""
 
     serializer_class = serializers.InvitationOutputSerializer
@@ -239,24 +238,12 @@ class InvitationViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     search_fields = ["email"]
     http_method_names = ["get", "post", "delete", "head", "options"]
 
-    def _project(self):
-        return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_pk"])
-
     def list(self, request, project_pk=None):
         project = self._project()
         return self.list_response(selectors.invitation_list(project=project, role=project.role))
 
     def create(self, request, project_pk=None):
-        project = self._project()
-        data = serializers.InvitationInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        invitation = services.invitation_create(
-            project=project,
-            role=project.role,
-            actor=request.user,
-            email=data.validated_data["email"],
-            new_role=data.validated_data["role"],
-        )
+        invitation = _invite(request, self._project(), serializers.InvitationInputSerializer)
         return Response(self.serializer_class(invitation).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, project_pk=None, pk=None):
