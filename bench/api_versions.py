@@ -32,6 +32,7 @@ from harness import (
     seed_user_with_projects,
     timed_wrk,
     write_result,
+    wrk_medians,
 )
 
 PASSWORD = "bench-password-Zx81!"
@@ -146,7 +147,7 @@ def run(duration: int, pairs: int) -> dict:
         "duration_s": duration,
         "pairs": pairs,
         "goal_ratio_v2_v1": GOAL,
-        "medians": {version: _medians(results) for version, results in runs.items()},
+        "medians": {version: wrk_medians(results) for version, results in runs.items()},
         "median_ratio_v2_v1": round(statistics.median(pair["ratio_v2_v1"] for pair in per_pair), 3),
         "median_cpu_ratio_v2_v1": round(statistics.median(pair["cpu_ratio_v2_v1"] for pair in per_pair), 3),
         "per_pair": per_pair,
@@ -155,11 +156,6 @@ def run(duration: int, pairs: int) -> dict:
         "in_process_count_statement_ms": measured["count_statement_ms"],
         "runs": runs,
     }
-
-
-def _medians(runs: list[dict]) -> dict:
-    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
-    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 def main():

@@ -43,6 +43,7 @@ from harness import (
     recreate_database,
     timed_wrk,
     write_result,
+    wrk_medians,
 )
 
 PASSWORD = "bench-password-Zx81!"
@@ -164,8 +165,8 @@ def run_write(duration: int, pairs: int) -> dict:
         ]
         off, on = [a for a, _ in pairs_done], [b for _, b in pairs_done]
         summary[endpoint] = {
-            "off": _medians(off),
-            "on": _medians(on),
+            "off": wrk_medians(off),
+            "on": wrk_medians(on),
             "ratio_on_off": round(
                 statistics.median(
                     b["requests_per_second"] / a["requests_per_second"] for a, b in zip(off, on, strict=True)
@@ -195,11 +196,6 @@ def run_write(duration: int, pairs: int) -> dict:
         "rows": counted,
         "runs": runs,
     }
-
-
-def _medians(runs: list[dict]) -> dict:
-    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
-    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 # --- 1,000,000 sealed rows: audit_verify, then the admin -------------------------------------------------------

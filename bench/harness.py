@@ -7,6 +7,7 @@ import re
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,12 @@ def timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -
     requests = result["requests_per_second"] * options["duration"]
     result["cpu_ms_per_request"] = (cpu_seconds(processes) - before) * 1000 / requests if requests else 0.0
     return result
+
+
+def wrk_medians(runs: list[dict]) -> dict:
+    """The median of each wrk figure over runs (as timed_wrk returns them)."""
+    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
+    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 def write_result(name: str, data: dict) -> Path:

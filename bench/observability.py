@@ -29,6 +29,7 @@ from harness import (
     seed_user_with_projects,
     timed_wrk,
     write_result,
+    wrk_medians,
 )
 
 PASSWORD = "bench-password-Zx81!"
@@ -100,8 +101,8 @@ def run(duration: int, pairs: int) -> dict:
     for endpoint in ENDPOINTS:
         off, on = runs[endpoint]["off"], runs[endpoint]["on"]
         summary[endpoint] = {
-            "off": _medians(off),
-            "on": _medians(on),
+            "off": wrk_medians(off),
+            "on": wrk_medians(on),
             # Ratios of each adjacent pair, then their median: load that comes and goes hits both sides of a pair.
             "ratio_on_off": round(
                 statistics.median(
@@ -124,11 +125,6 @@ def run(duration: int, pairs: int) -> dict:
         "results": summary,
         "runs": runs,
     }
-
-
-def _medians(runs: list[dict]) -> dict:
-    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
-    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 def main():

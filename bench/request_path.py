@@ -43,6 +43,7 @@ from harness import (
     recreate_database,
     timed_wrk,
     write_result,
+    wrk_medians,
 )
 
 PASSWORD = "bench-password-Zx81!"
@@ -198,7 +199,7 @@ def run(duration: int, rounds: int, profile: bool) -> dict:
         "duration_s": duration,
         "rounds": rounds,
         "goals": GOALS,
-        "medians": {name: _medians(results) for name, results in runs.items()},
+        "medians": {name: wrk_medians(results) for name, results in runs.items()},
         "median_ratios": {name: round(statistics.median(values), 3) for name, values in ratios.items()},
         "per_round_ratios": ratios,
         "runs": runs,
@@ -208,11 +209,6 @@ def run(duration: int, rounds: int, profile: bool) -> dict:
 
 def _ratios(ours: list[dict], theirs: list[dict]) -> list[float]:
     return [round(a["requests_per_second"] / b["requests_per_second"], 3) for a, b in zip(ours, theirs, strict=True)]
-
-
-def _medians(runs: list[dict]) -> dict:
-    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
-    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 def main():
