@@ -24,6 +24,14 @@ def api_not_found(request, *args, **kwargs):
     return problem_response(404, "No resource at this address.", code="not_found")
 
 
+def handler400(request, exception=None):
+    """A request Django refuses before any view (a Host not in ALLOWED_HOSTS, a suspicious operation): under /api/
+    a problem+json like every other API error (schemathesis found Django's HTML page there)."""
+    if _is_api(request):
+        return problem_response(400, "The request is malformed.", code="bad_request")
+    return defaults.bad_request(request, exception)
+
+
 def handler404(request, exception=None):
     if _is_api(request):
         return api_not_found(request)

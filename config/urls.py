@@ -28,5 +28,6 @@ urlpatterns = [
     path("api/", include(("config.api_urls", "api"))),
 ]
 
+handler400 = "common.views.handler400"
 handler404 = "common.views.handler404"
 handler500 = "common.views.handler500"

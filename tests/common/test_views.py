@@ -35,3 +35,16 @@ def test_home_references_no_other_host(client):
     html = client.get("/").content.decode()
     assert re.findall(r"(?:https?:)?//[^\s\"'<>]+", html) == []
     assert "<script" not in html
+
+
+def test_a_host_django_refuses_answers_problem_json_under_the_api(client, settings):
+    """A Host outside ALLOWED_HOSTS is refused before any view: under /api/ with problem+json (schemathesis sent
+    `Host: D` and got Django's HTML page), elsewhere with Django's page."""
+    settings.ALLOWED_HOSTS = ["testserver"]  # the test settings allow any host
+    api = client.get("/api/v1/projects/", HTTP_HOST="not-allowed.invalid")
+    assert api.status_code == 400
+    assert api["Content-Type"] == "application/problem+json"
+    assert api.json()["code"] == "bad_request"
+    page = client.get("/admin/", HTTP_HOST="not-allowed.invalid")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
