@@ -3,6 +3,7 @@
 The two uses derive separate keys, so that a personal-value hash can never pass for a seal's HMAC.
 """
 
+import functools
 import hashlib
 import hmac
 
@@ -10,7 +11,12 @@ from django.conf import settings
 
 
 def _key(purpose: str) -> bytes:
-    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), purpose.encode(), hashlib.sha256).digest()
+    return _derive(settings.AUDIT_HMAC_KEY, purpose)
+
+
+@functools.lru_cache(maxsize=8)
+def _derive(key: str, purpose: str) -> bytes:
+    return hmac.new(key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def personal(value: str | None) -> str:

@@ -1,7 +1,7 @@
 """The audit trail's tables. All three are append-only: a PostgreSQL trigger (migration 0002) refuses UPDATE,
 DELETE and TRUNCATE except on the sealer's and retention's own paths (docs/compliance.md)."""
 
-from auditlog.models import AbstractLogEntry
+from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.db import models
 
 from common.models import BaseModel
@@ -65,6 +65,17 @@ class AuditEvent(BaseModel):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} ({self.status_code or '-'})"
 
 
+class HistoryManager(LogEntryManager):
+    def log_create(self, instance, force_log: bool = False, **kwargs):
+        """auditlog's, naming a pseudonymous model's object "<model> <pk>" without calling its str() (which may
+        read related rows: a membership's user and project)."""
+        from audit import registry
+
+        if instance._meta.label_lower in registry.PSEUDONYMOUS:
+            kwargs.setdefault("object_repr", f"{instance._meta.model_name} {instance.pk}")
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+
 class ModelHistory(AbstractLogEntry):
     """django-auditlog's log entry (AUDITLOG_LOGENTRY_MODEL), with our sequence and actor for system work."""
 
@@ -72,6 +83,8 @@ class ModelHistory(AbstractLogEntry):
     actor_kind = models.CharField(max_length=16, blank=True)
     actor_label = models.CharField(max_length=200, blank=True)
     remote_addr_hash = models.CharField(max_length=64, blank=True)
+
+    objects = HistoryManager()
 
     def save(self, *args, **kwargs):
         from audit import recording

@@ -5,7 +5,12 @@ stores "<model> <pk>" as the entry's object representation instead of str(instan
 holds personal data (a user's email), so that history never needs rewriting when a person is erased.
 """
 
+from auditlog import get_logentry_model, receivers
 from auditlog.registry import auditlog
+from django.conf import settings
+from django.db.models.signals import pre_save
+
+from common.services import PREVIOUS_STATE
 
 PSEUDONYMOUS: set[str] = set()  # "app_label.model_name"
 
@@ -18,10 +23,31 @@ def mask(value) -> str:
     return MASKED
 
 
+@receivers.check_disable
+def log_update(sender, instance, **kwargs):
+    """django-auditlog's update receiver (auditlog.receivers.log_update, 3.4), without its read of the old row when
+    the service kept the state it loaded (common.services.model_update): the diff is then of what this update
+    changed, from the values the caller saw. Any other save reads the row, as auditlog does."""
+    previous = instance.__dict__.pop(PREVIOUS_STATE, None)
+    if previous is None or instance._state.adding:
+        receivers.log_update.__wrapped__(sender, instance, **kwargs)
+        return
+    receivers._create_log_entry(
+        action=get_logentry_model().Action.UPDATE,
+        instance=instance,
+        sender=sender,
+        diff_old=previous,
+        diff_new=instance,
+        fields_to_check=kwargs.get("update_fields"),
+        use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES,
+    )
+
+
+auditlog._signals[pre_save] = log_update  # the registry connects it for every model tracked below
+
+
 def track(model, *, pseudonymous: bool = False, **options) -> None:
     """Keep the history of `model`'s changes (auditlog's register options: include_fields, mask_fields...)."""
-    from django.conf import settings
-
     if not settings.AUDIT_ENABLED:  # the benchmark's "off" side only
         return
     if pseudonymous:

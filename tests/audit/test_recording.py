@@ -101,6 +101,27 @@ def test_history_commits_or_rolls_back_with_its_change():
     assert ModelHistory.objects.filter(object_repr="Kept").count() == 1
 
 
+def test_a_service_update_diffs_against_the_loaded_state_without_reading_the_row_again():
+    """common.services.model_update keeps the state it loaded: the history entry needs no SELECT of the old row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from common.services import model_update
+
+    project = ProjectFactory(name="Before", description="same")
+    with CaptureQueriesContext(connection) as queries:
+        model_update(instance=project, fields=("name", "description"), data={"name": "After", "description": "same"})
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "projects_project"."id"')]
+    assert reads == []
+    entry = ModelHistory.objects.filter(object_pk=str(project.pk)).order_by("-timestamp").first()
+    assert entry.changes == {"name": ["Before", "After"]}
+    # A save that did not go through model_update still reads the old row, as django-auditlog does.
+    project.name = "Again"
+    project.save(update_fields=["name"])
+    entry = ModelHistory.objects.filter(object_pk=str(project.pk)).order_by("-timestamp").first()
+    assert entry.changes == {"name": ["After", "Again"]}
+
+
 def test_history_never_holds_a_person_s_email():
     membership = MembershipFactory()
     user = membership.user
