@@ -22,6 +22,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# gunicorn 27's control socket (one path per user, ~/.gunicorn/gunicorn.ctl) is not used: two instances on one host
+# would share it, and the root filesystem of the production pods is read-only.
+control_socket_disable = True
 # Never preload: Django's connection pool must be opened in each worker, after the fork.
 preload_app = False
 # Recycling workers (GUNICORN_MAX_REQUESTS) is safe for metrics: a new worker reuses the files of the one it replaces.

@@ -4,16 +4,20 @@ How it stays correct when deliveries are duplicated or a worker dies (see docs/A
 - Claim. A delivery takes the execution under a row lock: it becomes the holder (``runner_id``) and refreshes
   ``heartbeat_at`` every WORKFLOW_HEARTBEAT_INTERVAL. Another delivery finding a fresh heartbeat backs off
   (ExecutionBusy: the task retries later); a stale heartbeat means the holder died, and it takes over.
-- Resume. Each step's result is written in its own statement as soon as it finishes (StepRun is unique per
-  execution and step); a delivery that takes over skips completed steps and reuses their outputs.
-- Steps run level by level (step_levels); the steps of a level run concurrently in threads that touch no
-  database: every write happens in this thread, between waits.
+- Resume. Each side-effecting step's (http, llm) result is written in its own statement as soon as it finishes
+  (StepRun is unique per execution and step); a delivery that takes over skips completed steps and reuses their
+  outputs. Pure steps (transform) have no side effects: a level of pure steps runs inline in this thread, and
+  their records are written with the next durable point (the start of the next side-effecting level, or the
+  final status), in one transaction; a crash before it only means running them again.
+- Steps run level by level (step_levels); the steps of a side-effecting level run concurrently in threads that
+  touch no database: every write happens in this thread, between waits.
 - A failed step fails the execution at the end of its level: the steps of the later levels never run and
   are recorded as ``skipped``. Cancellation and the time limit are checked at every wait (a step boundary):
   running steps finish within their own timeout, steps not started are recorded as ``skipped``.
 """
 
 import contextvars
+import copy
 import enum
 import logging
 import os
@@ -35,6 +39,7 @@ from common import redaction
 from common.encryption import EncryptionError
 from common.errors import QuotaExceeded
 from common.metrics import record_execution_finished
+from common.services import PREVIOUS_STATE
 from projects import quotas
 from projects.services import MissingSecrets, project_secrets_use
 from workflows.attempts import StepOutcome, run_step_attempts
@@ -71,17 +76,19 @@ def new_runner_id() -> str:
 def execution_run(*, execution_id, runner_id: str | None = None) -> None:
     """Run (or resume) an execution to a final status. Safe to call again for the same execution."""
     runner_id = runner_id or new_runner_id()
-    execution = _claim(execution_id, runner_id)
-    if execution is None:
+    claimed = _claim(execution_id, runner_id)
+    if claimed is None:
         return
+    execution, first_claim = claimed
     # The audit actor of what the run writes is the user who triggered the execution, whoever delivered it.
     actor = audit_context.Actor.user(execution.triggered_by_id) if execution.triggered_by_id else None
     # The project secrets decrypted for this run are redacted from everything it stores and logs (common.redaction).
     with audit_context.unit(actor=actor or audit_context.current_actor()), redaction.scope():
-        _Run(execution, runner_id).run()
+        _Run(execution, runner_id, first_claim=first_claim).run()
 
 
-def _claim(execution_id, runner_id: str) -> Execution | None:
+def _claim(execution_id, runner_id: str) -> tuple[Execution, bool] | None:
+    """The execution, now held by this runner, and whether no delivery claimed it before (it has no step records)."""
     with transaction.atomic():
         execution = (
             Execution.objects.select_for_update(of=("self",))
@@ -104,6 +111,7 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
             raise ExecutionBusy(retry_in=stale_after)
         if execution.status == ExecutionStatus.RUNNING:
             logger.warning("execution %s: taking over from %s (stale heartbeat)", execution.pk, execution.runner_id)
+        first_claim = execution.started_at is None  # set by the first claim only, never cleared
         if not _count_claim(execution):
             limit = settings.WORKFLOW_MAX_CLAIMS
             error = (
@@ -117,13 +125,15 @@ def _claim(execution_id, runner_id: str) -> Execution | None:
             )
             _finish(execution, ExecutionStatus.FAILED, error=error, now=now)
             return None
+        # The history of this transition diffs against the row just locked, without reading it again.
+        execution.__dict__[PREVIOUS_STATE] = copy.copy(execution)
         execution.status = ExecutionStatus.RUNNING
         execution.started_at = execution.started_at or now
         execution.heartbeat_at = now
         execution.runner_id = runner_id
         fields = ["status", "started_at", "heartbeat_at", "runner_id", "claims", "claims_progress", "updated_at"]
         execution.save(update_fields=fields)
-        return execution
+        return execution, first_claim
 
 
 def _count_claim(execution: Execution) -> bool:
@@ -173,14 +183,15 @@ _NOT_THE_STEPS_FAULT = (_LeaseLost, DatabaseError, SoftTimeLimitExceeded)
 class _Run:
     """One delivery's run of an execution it holds."""
 
-    def __init__(self, execution: Execution, runner_id: str):
+    def __init__(self, execution: Execution, runner_id: str, *, first_claim: bool = False):
         self.execution = execution
         self.runner_id = runner_id
         self.definition = execution.workflow_version.definition
         started_at = execution.started_at or timezone.now()  # set by _claim
         self.deadline = started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
         self.stop = threading.Event()
-        self.records = StepRecords(execution)
+        self.records = StepRecords(execution, first_claim=first_claim)
+        self.pool: ThreadPoolExecutor | None = None  # started by the first side-effecting level
         project = execution.workflow.project
         self.context = {
             "input": execution.input,
@@ -221,9 +232,8 @@ class _Run:
     # -- the run -------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_STEPS, thread_name_prefix="step")
         try:
-            self._run(pool)
+            self._run()
         except _LeaseLost:
             logger.warning("execution %s: another runner took over; this one stops", self.execution.pk)
         except (DatabaseError, SoftTimeLimitExceeded):
@@ -238,23 +248,35 @@ class _Run:
             self._end(ExecutionStatus.FAILED, error=f"The execution failed: {_unexpected('running it', exc)}.")
         finally:
             self.stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            if self.pool is not None:
+                self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, pool: ThreadPoolExecutor) -> None:
+    def _run(self) -> None:
         levels = step_levels(self.definition)
         for index, level in enumerate(levels):
             later = [step for next_level in levels[index + 1 :] for step in next_level]
             todo = [step for step in level if self.records.needs_run(step)]
             if not todo:
                 continue
-            # One commit for the boundary (heartbeat, cancellation; the claim has just checked before the first
-            # level) and the start records of the level's steps.
-            with transaction.atomic():
-                verdict = self._boundary() if index else None
-                bases = {} if verdict else {step["id"]: self.records.start(step) for step in todo}
-            if verdict:
-                return self._stop(verdict, todo + later)
-            failed, verdict = self._run_level(pool, todo, bases)
+            if all(_pure(step) for step in todo):
+                # Inline, nothing written yet. The boundary is checked once per heartbeat interval: pure steps
+                # return at once, so a cancellation waits at most that long (or until the final status).
+                due = index and time.monotonic() - self.last_beat >= settings.WORKFLOW_HEARTBEAT_INTERVAL
+                verdict = (self._boundary() if due else None) or (Stop.TIMEOUT if self.remaining() <= 0 else None)
+                if verdict:
+                    return self._stop(verdict, todo + later)
+                failed = self._run_pure(todo)
+            else:
+                # One commit for the boundary (heartbeat, cancellation; the claim has just checked before the first
+                # level), the records of the pure steps run since the last one, and the start records of the
+                # level's steps.
+                with transaction.atomic():
+                    verdict = self._boundary() if index else None
+                    self.records.flush()
+                    bases = {} if verdict else {step["id"]: self.records.start(step) for step in todo}
+                if verdict:
+                    return self._stop(verdict, todo + later)
+                failed, verdict = self._run_level(todo, bases)
             if verdict:
                 return self._stop(verdict, later)
             if failed:
@@ -264,10 +286,36 @@ class _Run:
                 return self._end(ExecutionStatus.FAILED, error=errors)
         return self._complete()
 
-    def _run_level(
-        self, pool: ThreadPoolExecutor, steps: list[dict], bases: dict[str, int]
-    ) -> tuple[list[str], Stop | None]:
+    def _run_pure(self, steps: list[dict]) -> list[str]:
+        """Run a level of pure steps in this thread; return the failed step ids (records kept for the next flush)."""
+        failed: list[str] = []
+        for step in steps:
+            started_at = timezone.now()
+            prepared = self._prepare(step)
+            if isinstance(prepared, StepOutcome):
+                outcome = prepared
+            else:
+                step_type, config, retry, timeout = prepared
+                outcome = run_step_attempts(
+                    step_type=step_type,
+                    config=config,
+                    retry=retry,
+                    timeout=timeout,
+                    remaining=self.remaining,
+                    stop=self.stop,
+                )
+            run = self.records.end_pure(step, outcome, started_at=started_at)
+            if outcome.status == StepStatus.COMPLETED:
+                self.context["steps"][step["id"]] = {"output": run.output}
+            else:
+                failed.append(step["id"])
+        return failed
+
+    def _run_level(self, steps: list[dict], bases: dict[str, int]) -> tuple[list[str], Stop | None]:
         """Run one level's (started) steps concurrently; return (failed step ids, why to stop or None)."""
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_STEPS, thread_name_prefix="step")
+        pool = self.pool
         failed: list[str] = []
         running: dict[Future, tuple[dict, int]] = {}
         for step in steps:
@@ -430,11 +478,20 @@ class _Run:
         with transaction.atomic():
             if not self._held().update(**fields):
                 raise _LeaseLost
+            self.records.flush()
             # An UPDATE of the held row, which django-auditlog's signals do not see: its history, explicitly.
             record_change(self.execution, {"status": [ExecutionStatus.RUNNING, status]})
         started = self.execution.started_at or now
         record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
         logger.info("execution %s %s", self.execution.pk, status)
+
+
+def _pure(step: dict) -> bool:
+    """An unknown type (refused when the workflow is saved) is not pure: _prepare fails it."""
+    try:
+        return get_step_type(step["type"]).pure
+    except KeyError:
+        return False
 
 
 def _rendered_with_secrets(source, rendered):

@@ -98,6 +98,73 @@ def test_transform_chain_completes_with_rendered_output_and_step_records():
     }
 
 
+def test_pure_steps_run_inline_and_are_written_with_the_final_status_in_one_transaction():
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "transform", "config": {"value": 1}},
+            {"id": "b", "type": "transform", "depends_on": ["a"], "config": {"value": "{{ steps.a.output + 1 }}"}},
+            {"id": "c", "type": "transform", "depends_on": ["b"], "config": {"value": "{{ steps.b.output + 1 }}"}},
+        )
+    )
+    with CaptureQueriesContext(connection) as queries:
+        execution = run(execution)
+    assert execution.output == {"a": 1, "b": 2, "c": 3}
+    statements = [query["sql"] for query in queries.captured_queries]
+    # The claim and the final status: two commits (savepoints in a test); no read of step records on a first
+    # claim, one INSERT of all three.
+    assert sum(sql == "COMMIT" or sql.startswith("RELEASE SAVEPOINT") for sql in statements) == 2
+    assert not any(sql.startswith("SELECT") and "workflows_steprun" in sql for sql in statements)
+    assert sum(sql.startswith('INSERT INTO "workflows_steprun"') for sql in statements) == 1
+    assert {k: (r.status, r.attempts) for k, r in step_runs(execution).items()} == dict.fromkeys(
+        "abc", (StepStatus.COMPLETED, 1)
+    )
+    assert not any(thread.name.startswith("step") for thread in threading.enumerate())
+
+
+def test_pure_results_are_durable_before_a_side_effecting_step_starts(scripted):
+    scripted()
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "transform", "config": {"value": 1}},
+            {"id": "b", "type": "scripted", "depends_on": ["a"], "config": {}},
+        )
+    )
+    seen = {}
+    original = StepRecords.start
+
+    def start(records, step):
+        seen[step["id"]] = list(StepRun.objects.filter(execution=execution).values_list("step_id", "status"))
+        return original(records, step)
+
+    with mock.patch.object(StepRecords, "start", start):
+        execution = run(execution)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert seen == {"b": [("a", StepStatus.COMPLETED)]}
+
+
+def test_a_cancellation_is_seen_between_pure_levels_once_a_heartbeat_is_due(settings):
+    settings.WORKFLOW_HEARTBEAT_INTERVAL = 0
+    execution = make_execution(
+        steps(
+            {"id": "a", "type": "transform", "config": {"value": 1}},
+            {"id": "b", "type": "transform", "depends_on": ["a"], "config": {"value": 2}},
+        )
+    )
+    original = StepRecords.end_pure
+
+    def end_pure(records, step, outcome, **kwargs):
+        Execution.objects.filter(pk=execution.pk).update(cancel_requested=True)
+        return original(records, step, outcome, **kwargs)
+
+    with mock.patch.object(StepRecords, "end_pure", end_pure):
+        execution = run(execution)
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert {k: r.status for k, r in step_runs(execution).items()} == {
+        "a": StepStatus.COMPLETED,
+        "b": StepStatus.SKIPPED,
+    }
+
+
 def test_output_defaults_to_every_step_output():
     execution = run(make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}})))
     assert execution.output == {"a": 1}
@@ -340,18 +407,22 @@ def test_execution_time_limit_fails_the_execution(scripted, settings):
     assert records["after"].status == StepStatus.SKIPPED
 
 
-def test_lost_lease_stops_the_runner_without_writing_a_final_status(scripted):
-    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+@pytest.mark.parametrize(("step_type", "hook"), [("scripted", "start"), ("transform", "end_pure")])
+def test_lost_lease_stops_the_runner_without_writing_a_final_status(scripted, step_type, hook):
+    scripted()
+    execution = make_execution(steps({"id": "a", "type": step_type, "config": {"value": 1}}))
 
     def steal(*args, **kwargs):
         Execution.objects.filter(pk=execution.pk).update(runner_id="someone-else")
         return original(*args, **kwargs)
 
-    original = StepRecords.start
-    with mock.patch.object(StepRecords, "start", steal):
+    original = getattr(StepRecords, hook)
+    with mock.patch.object(StepRecords, hook, steal):
         runner.execution_run(execution_id=execution.pk)
     execution.refresh_from_db()
     assert (execution.status, execution.runner_id) == (ExecutionStatus.RUNNING, "someone-else")
+    if step_type == "transform":  # its record waited for the final status, which was refused
+        assert not StepRun.objects.filter(execution=execution).exists()
 
 
 def test_metrics_are_recorded_for_steps_and_the_execution():

@@ -23,6 +23,9 @@ class StepType:
 
     name: str = ""
     default_retry: dict = {"max_attempts": 1, "backoff_seconds": 0.0}
+    # A pure step has no side effect outside its output and returns at once: the runner runs it inline and writes
+    # its record with the next durable point (a crash before it only means running it again).
+    pure: bool = False
 
     def validate_config(self, config) -> dict[str, list[str]]:
         """Problems in a config as written in the definition (template strings are accepted where values go).

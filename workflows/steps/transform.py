@@ -7,6 +7,7 @@ class TransformStep(StepType):
     """Returns ``config.value`` as rendered by the runner."""
 
     name = "transform"
+    pure = True
     default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}
 
     def config_errors(self, config: dict, *, rendered: bool) -> dict[str, list[str]]:
