@@ -78,9 +78,9 @@ lint: $(VENV)/.dev-installed
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check
 	@# Our migrations stay backward compatible (the previous release runs while they apply): django-migration-linter
-	@# on the PostgreSQL SQL that production runs (it reads the applied state, so it needs the database that
-	@# `make services` starts). pyproject.toml's [tool.django_migration_linter] lists each ignored one and why.
-	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/aiassistant} \
+	@# on the PostgreSQL SQL that production runs. It reads the applied state (only reads), so it needs the server
+	@# `make services` starts. pyproject.toml's [tool.django_migration_linter] lists each ignored one and why.
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
 		$(PY) manage.py lintmigrations -q ok ignore
 	@# Kubernetes manifests, offline: the PrometheusRules match the rule files, every overlay renders and validates.
 	$(PY) deploy/k8s/generate_prometheusrule.py --check
