@@ -11,18 +11,14 @@ Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from celery import shared_task
-from harness import ROOT, base_env, drop_database, gunicorn, login, manage, recreate_database, write_result
+from harness import ROOT, Worker, base_env, drop_database, gunicorn, login, manage, recreate_database, write_result
 
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))  # the bench process loads Django (config.settings.production) to count rows
@@ -61,38 +57,6 @@ def noop() -> None:
 
         _counter = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     _counter.incr(COUNTER_KEY)
-
-
-class Worker:
-    def __init__(self, env: dict, queue: str, concurrency: int):
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
-        celery = str(Path(sys.executable).with_name("celery"))
-        args = [celery, "-A", "config", "worker", "--pool=prefork", "-c", str(concurrency), "-Q", queue]
-        args += ["-I", "executions", "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{queue}@%h"]
-        # INFO for the worker's "ready." line; the runner logs one line per execution at INFO too.
-        worker_env = dict(env, PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}", LOG_LEVEL="INFO")
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while " ready." not in Path(self.log.name).read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log = Path(self.log.name).read_text()[-3000:]
-                self.stop()
-                raise SystemExit(f"worker did not start:\n{log}")
-            time.sleep(0.2)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        if os.environ.get("BENCH_KEEP_LOG"):
-            print(f"worker log: {self.log.name}")
-        else:
-            os.unlink(self.log.name)
 
 
 def _post(url: str, token: str, body: dict) -> int:

@@ -121,6 +121,40 @@ def gunicorn(env: dict, workers: int = 2):
             proc.wait(timeout=30)
 
 
+class Worker:
+    """One `celery -A config worker` (prefork, its own queue and process group), ready when this returns."""
+
+    def __init__(self, env: dict, queue: str, concurrency: int):
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        celery = str(Path(PYTHON).with_name("celery"))
+        args = [celery, "-A", "config", "worker", "--pool=prefork", "-c", str(concurrency), "-Q", queue]
+        args += ["-I", "executions", "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{queue}@%h"]
+        # INFO for the worker's "ready." line; the runner logs one line per execution at INFO too.
+        worker_env = dict(env, PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}", LOG_LEVEL="INFO")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=worker_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while " ready." not in Path(self.log.name).read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = Path(self.log.name).read_text()[-3000:]
+                self.stop()
+                raise SystemExit(f"worker did not start:\n{log}")
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if os.environ.get("BENCH_KEEP_LOG"):
+            print(f"worker log: {self.log.name}")
+        else:
+            os.unlink(self.log.name)
+
+
 def login(base: str, email: str, password: str) -> str:
     request = urllib.request.Request(
         f"{base}/api/v1/auth/login/",

@@ -24,6 +24,7 @@ from health_check.contrib.psutil import CPU, Disk, Memory
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 
+from common import shutdown
 from common.metrics import migration_state
 from common.metrics_view import bearer_token_valid
 
@@ -208,8 +209,13 @@ class ReadyView(HealthCheckView):
     """Readiness: 200 when every dependency answers, else 503 naming the failing checks."""
 
     checks: tuple[type[HealthCheck], ...] = READY_CHECKS
+    # A draining process is not ready, whatever its dependencies say (common/shutdown.py).
+    unready_when_draining = True
 
     async def get(self, request, *args, **kwargs):
+        if self.unready_when_draining and shutdown.draining():
+            # The master got SIGTERM: out of the load balancer first, while requests still get served.
+            return JsonResponse({"status": "unavailable", "checks": {}, "failing": ["shutdown"]}, status=503)
         with self.get_executor() as executor:
             self.results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
         return self.render(self.results)
@@ -229,6 +235,7 @@ class DetailedView(ReadyView):
     """Every check with status, latency and message; for staff or the metrics token."""
 
     checks: tuple[type[HealthCheck], ...] = DETAILED_CHECKS
+    unready_when_draining = False  # the details stay the dependencies' own
 
     async def get(self, request, *args, **kwargs):
         user = await request.auser()

@@ -9,18 +9,26 @@ recycled workers leave no files behind (common.prometheus_dir.use_worker_id).
 """
 
 import os
+import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for common.* below
 
-from common import prometheus_dir  # after the path above
+from common import prometheus_dir, shutdown  # after the path above
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# On SIGTERM the master first marks itself draining (/health/ready/ answers 503 in every worker) and keeps serving
+# this many seconds, so that a load balancer probing readiness stops sending; then the usual graceful stop: sockets
+# closed, workers finish their requests within graceful_timeout. 0: stop at once (Kubernetes' preStop sleep
+# already covers the endpoint removal; see docs/operations.md, "Zero-downtime releases").
+drain_seconds = float(os.environ.get("GUNICORN_DRAIN_SECONDS", "0"))
 keepalive = 5
 # gunicorn 27's control socket (one path per user, ~/.gunicorn/gunicorn.ctl) is not used: two instances on one host
 # would share it, and the root filesystem of the production pods is read-only.
@@ -71,8 +79,38 @@ if _log_format() == "json":
 
 
 def on_starting(server):
-    """Master, before any worker: start from an empty metrics directory (old pids would be summed forever)."""
+    """Master, before any worker: start from an empty metrics directory (old pids would be summed forever), and
+    name the drain marker that readiness looks for (workers inherit the variable)."""
     prometheus_dir.reset(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
+    # Per master (a USR2 re-exec's new master must not see the old one's marker), unless the operator names one
+    # (GUNICORN_DRAIN_FILE: for a preStop hook that touches it).
+    default = Path(tempfile.gettempdir()) / f"gunicorn-draining-{os.getpid()}"
+    os.environ[shutdown.MARKER_ENV] = os.environ.get("GUNICORN_DRAIN_FILE") or str(default)
+    shutdown.reset()
+    _drain_on_term(server)
+
+
+def _drain_on_term(server):
+    """SIGTERM: mark draining and, after drain_seconds, gunicorn's own graceful stop (a second SIGTERM: at once)."""
+    graceful_stop = server.handle_term
+
+    def handle_term():
+        if shutdown.draining() or drain_seconds <= 0:
+            shutdown.start_draining()
+            graceful_stop()  # raises StopIteration: the master closes its sockets and drains the workers
+        shutdown.start_draining()
+        server.log.info("Draining: readiness answers 503, serving %.1f s more before the graceful stop", drain_seconds)
+        # The timer re-queues SIGTERM into the master's signal queue (thread-safe), which the loop then handles.
+        timer = threading.Timer(drain_seconds, server.SIG_QUEUE.put_nowait, args=(signal.SIGTERM,))
+        timer.daemon = True
+        timer.start()
+
+    server.handle_term = handle_term
+
+
+def on_exit(server):
+    """Master, at the very end: remove the drain marker."""
+    shutdown.reset()
 
 
 def pre_fork(server, worker):

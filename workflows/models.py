@@ -100,8 +100,9 @@ class Execution(BaseModel):
     runner_id = models.CharField(max_length=200, blank=True)
     # Claims in a row without a step finishing, and how many steps had finished at the last claim: past
     # WORKFLOW_MAX_CLAIMS the execution is failed instead of being run again (a runner that dies every time).
-    claims = models.PositiveIntegerField(default=0)
-    claims_progress = models.PositiveIntegerField(default=0)
+    # db_default too: the release before these columns inserts rows without them (expand/contract, 0004).
+    claims = models.PositiveIntegerField(default=0, db_default=0)
+    claims_progress = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -118,6 +118,19 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # Connections are replaced after this many seconds (with Vault's dynamic credentials: below the lease).
             "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600.0),
         }
+    # Same engine, with django-pg-zero-downtime-migrations' schema editor: migrations take no long lock
+    # (common/db/__init__.py; docs/operations.md, "Zero-downtime releases").
+    DATABASES["default"]["ENGINE"] = "common.db.postgresql"
+# Every migration statement waits at most this long for a lock (then fails, and the Job retries) and, apart from
+# the ones that may take long without blocking (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT), runs at most this
+# long: a migration queued behind a long transaction never holds up the queries queued behind it. Unsafe operations
+# (a column rewrite, ADD COLUMN NOT NULL...) warn rather than raise: third-party apps' migrations (axes,
+# django-celery-beat, oauth2_provider) contain some, harmless on their empty tables at install; our own migrations
+# are held to the expand/contract rules by django-migration-linter in `make lint` instead.
+ZERO_DOWNTIME_MIGRATIONS_LOCK_TIMEOUT = env.str("MIGRATIONS_LOCK_TIMEOUT", default="2s")
+ZERO_DOWNTIME_MIGRATIONS_STATEMENT_TIMEOUT = env.str("MIGRATIONS_STATEMENT_TIMEOUT", default="2s")
+ZERO_DOWNTIME_MIGRATIONS_FLEXIBLE_STATEMENT_TIMEOUT = True
+ZERO_DOWNTIME_MIGRATIONS_RAISE_FOR_UNSAFE = False
 # Dynamic PostgreSQL credentials from Vault's database secrets engine (common/db_credentials.py rotates them).
 VAULT_DB_ROLE = env.str("VAULT_DB_ROLE", default="")
 VAULT_DB_MOUNT = env.str("VAULT_DB_MOUNT", default="database")
@@ -711,6 +724,7 @@ if OBSERVABILITY_ENABLED:
     # so connection pooling and every OPTIONS work unchanged).
     _PROMETHEUS_DB_ENGINES = {
         "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+        "common.db.postgresql": "common.db.observed.postgresql",  # the same, with the zero-downtime schema editor
         "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
     }
     _PROMETHEUS_CACHE_BACKENDS = {

@@ -2,7 +2,7 @@
 defaults set by pytest-env (pyproject.toml, [tool.pytest_env]), so base.py builds every backend once."""
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, SECRETS_ENCRYPTION_KEY, SIMPLE_JWT
+from .base import INSTALLED_APPS, REST_FRAMEWORK, SECRETS_ENCRYPTION_KEY, SIMPLE_JWT
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 SIMPLE_JWT["SIGNING_KEY"] = "test-jwt-signing-key-not-for-production-0123456789"
@@ -22,3 +22,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "email": "10000/minute",
     "oauth_token": "10000/minute",
 }
+
+# `manage.py lintmigrations` (make lint): django-migration-linter is a dev requirement, not installed in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_migration_linter"]

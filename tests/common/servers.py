@@ -50,8 +50,8 @@ def production_env(**overrides) -> dict:
 class Gunicorn:
     """`gunicorn -c config/gunicorn.conf.py config.wsgi` on a free port; stdout captured to a file."""
 
-    def __init__(self, *, workers: int = 1, multiproc_dir: str | None = None, **env_overrides):
-        self.port = free_port()
+    def __init__(self, *, workers: int = 1, multiproc_dir: str | None = None, port: int | None = None, **env_overrides):
+        self.port = port or free_port()  # a port of its own, or the one of a master it replaces
         self.workers = workers
         self.multiproc_dir = multiproc_dir
         self.env = production_env(**env_overrides)

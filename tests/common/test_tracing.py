@@ -144,7 +144,7 @@ def test_observability_on_by_default_wraps_middleware_database_and_cache():
     state = probe()
 
     assert state["observed"] == ["common.middleware.RequestContextMiddleware", "common.middleware.PrometheusMiddleware"]
-    assert state["engine"] == "django_prometheus.db.backends.postgresql"
+    assert state["engine"] == "common.db.observed.postgresql"
     assert state["cache"] == "django_prometheus.cache.backends.redis.RedisCache"
 
 
@@ -152,7 +152,7 @@ def test_observability_disabled_removes_middleware_and_wrappers():
     state = probe(OBSERVABILITY_ENABLED="0")
 
     assert state["observed"] == []
-    assert state["engine"] == "django.db.backends.postgresql"
+    assert state["engine"] == "common.db.postgresql"
     assert state["cache"] == "django_redis.cache.RedisCache"
 
 

@@ -3,6 +3,7 @@
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         server: LocalServer = self.server.owner
         count = server.hit(path)
+        if path.startswith("/slow/"):
+            time.sleep(server.slow_seconds)
         if (path.startswith("/block/") and count == 1) or path.startswith("/hang/"):
             server.entered.set()
             server.release.wait(timeout=60)
@@ -59,8 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LocalServer:
-    """127.0.0.1 on a free port. /hit/<x> answers at once; the first call to /block/<x>, and every call to
-    /hang/<x>, waits for `release`."""
+    """127.0.0.1 on a free port. /hit/<x> answers at once, /slow/<x> after `slow_seconds`; the first call to
+    /block/<x>, and every call to /hang/<x>, waits for `release`."""
+
+    slow_seconds = 0.25
 
     def __init__(self):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
