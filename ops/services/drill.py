@@ -50,7 +50,6 @@ def restore_drill(*, ref: str = "latest", source: str | None = None, using: str 
     drill.save()
     if problems:
         raise BackupError(
-            f"restore drill from the {source} failed: {problems[0]}"
-            + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            f"from the {source}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
         )
     return drill

@@ -190,7 +190,7 @@ class MotoS3Server:
     def __init__(self):
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  # the server writes to it until __exit__ closes it
 
     @property
     def endpoint(self) -> str:
@@ -198,7 +198,7 @@ class MotoS3Server:
 
     def start(self) -> "MotoS3Server":
         moto = str(Path(sys.executable).with_name("moto_server"))
-        self.proc = subprocess.Popen(  # noqa: S603  # our own venv's moto_server, fixed arguments
+        self.proc = subprocess.Popen(
             [moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT
         )
 

@@ -202,3 +202,14 @@ def test_an_erasure_after_the_backup_is_reapplied_by_a_failover_restore(seeded, 
     account = User.objects.get(pk=person.pk)
     assert account.erased_at is not None
     assert columns_containing(person.email) == []
+
+
+def test_backup_list_shows_the_replica_status(seeded, replica_dir, capsys):
+    call_command("backup")
+    record = BackupRecord.objects.get()
+    capsys.readouterr()
+
+    call_command("backup_list")
+
+    line = [row for row in capsys.readouterr().out.splitlines() if row.startswith(str(record.id))][0]
+    assert "  ok       backups/" in line
