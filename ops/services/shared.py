@@ -191,6 +191,7 @@ def audited(action: str):
             except BackupError as exc:
                 audit.record(Category.OPERATION, action, detail={**detail, "outcome": "failed", "error": exc.message})
                 raise
+            record: BackupRecord | None
             if isinstance(result, BackupRecord):
                 record = result
             else:  # a RestoreResult (its ref's record) or a RestoreDrill (its backup)
