@@ -19,6 +19,7 @@ from ops.models import BackupKind, BackupRecord, BackupStatus, ReplicaStatus
 from ops.services.backup import backup_create
 from ops.services.shared import (
     BackupRef,
+    _catalogue_ready,
     _code_migrations,
     _compare_tables,
     _db_settings,
@@ -192,7 +193,8 @@ def backup_restore(
                 ) from exc
         elif not engine.database_exists(target):
             engine.create_database(target)
-        catalogue = _catalogue_snapshot() if same_db else None
+        # An empty database (no tables yet) has no catalogue to keep: the dump's is restored with the rest.
+        catalogue = (_catalogue_snapshot() if _catalogue_ready() else []) if same_db else None
         if same_db:
             # Our own idle connection must not hold anything while pg_restore drops and recreates tables.
             connections[using].close()

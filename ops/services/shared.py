@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
 
 from audit import recording as audit
@@ -44,6 +44,12 @@ class BackupRef:
     source: str = st.PRIMARY  # where the dump is read from: "primary" or "replica" storage
 
 
+def _catalogue_ready() -> bool:
+    """Whether this database has the backup catalogue table: a new, empty database (a disaster recovery before
+    `migrate`) has none, and then every backup is looked up in storage."""
+    return BackupRecord._meta.db_table in connection.introspection.table_names()
+
+
 def backup_resolve(*, ref: str, source: str = st.PRIMARY) -> BackupRef:
     """Find a backup by record id, "latest" (newest succeeded) or object key, and read its manifest from the
     source's storage ("primary", or "replica" when the primary storage is gone).
@@ -55,7 +61,7 @@ def backup_resolve(*, ref: str, source: str = st.PRIMARY) -> BackupRef:
 
     storage = st.storage_for(source)
     label = st.storage_label(source)
-    record = backup_get(ref=ref, replicated=source == st.REPLICA)
+    record = backup_get(ref=ref, replicated=source == st.REPLICA) if _catalogue_ready() else None
     if record is not None:
         if record.status != BackupStatus.SUCCEEDED:
             raise BackupError(f"backup {record.id} is {record.status}, not a usable backup")

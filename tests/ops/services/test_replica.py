@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -213,3 +214,64 @@ def test_backup_list_shows_the_replica_status(seeded, replica_dir, capsys):
 
     line = [row for row in capsys.readouterr().out.splitlines() if row.startswith(str(record.id))][0]
     assert "  ok       backups/" in line
+
+
+def test_failover_into_a_new_empty_database_needs_no_migrate_first(seeded, two_regions, tmp_path):
+    """The new region's database has no tables at all: `restore` finds the backup in the replica and restores."""
+    import os
+    import subprocess
+    import sys
+
+    from ops.engines import engine_for
+    from tests.common.servers import ROOT
+    from tests.support import database_url
+
+    primary, replica, _client = two_regions
+    call_command("backup")
+    before = _without_carried(table_facts())
+    primary.stop()
+    engine = engine_for(connection.settings_dict)
+    fresh = f"{connection.settings_dict['NAME'][:40]}_fresh"
+    engine.drop_database(fresh)
+    engine.create_database(fresh)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(name=fresh),
+        "ENVIRONMENT": "test",
+        "BACKUP_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "backups-region-a",
+        "AWS_S3_ENDPOINT_URL": primary.endpoint,
+        "BACKUP_REPLICA_STORAGE": "s3",
+        "BACKUP_REPLICA_BUCKET": "backups-region-b",
+        "BACKUP_REPLICA_REGION": "us-east-1",
+        "BACKUP_REPLICA_ENDPOINT_URL": replica.endpoint,
+        "BACKUP_REPLICA_ACCESS_KEY_ID": "testing",
+        "BACKUP_REPLICA_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "restore",
+                "latest",
+                "--from",
+                "replica",
+                "--yes",
+                "--no-safety-backup",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        facts = engine.facts(fresh)["tables"]
+    finally:
+        engine.drop_database(fresh)
+    assert "every table matches the manifest" in done.stdout
+    assert _without_carried(facts) == before
