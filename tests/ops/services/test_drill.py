@@ -95,3 +95,13 @@ def test_the_restore_drill_runs_daily_by_beat(settings):
 
     assert entry["task"] == "ops.restore_drill"
     assert entry["schedule"] == 24 * 3600
+
+
+def test_the_drill_task_runs_the_drill_and_returns_its_id(seeded):
+    from ops.tasks import restore_drill_task
+
+    call_command("backup")
+
+    drill_id = restore_drill_task.apply().get()
+
+    assert RestoreDrill.objects.get(id=drill_id).ok is True
