@@ -158,6 +158,7 @@ SECRET_SETTINGS = (
     "METRICS_TOKEN",
     "JWT_SIGNING_KEY",
     "AWS_SECRET_ACCESS_KEY",
+    "BACKUP_REPLICA_SECRET_ACCESS_KEY",
     "EMAIL_HOST_PASSWORD",
 )
 # Shorter configured values would redact ordinary words; real secrets are long.

@@ -5,7 +5,7 @@ from django.urls import path, reverse
 
 from audit import recording as audit
 from audit.models import Category
-from ops.models import BACKUP_NOW, VERIFY_NOW, BackupKind, BackupRecord
+from ops.models import BACKUP_NOW, VERIFY_NOW, BackupKind, BackupRecord, RestoreDrill
 from ops.tasks import backup_task, verify_task
 
 
@@ -36,9 +36,11 @@ class BackupRecordAdmin(admin.ModelAdmin):
         "verified_at",
         "verify_ok",
         "restore_seconds",
+        "replica_status",
+        "replica_verified_at",
         "key",
     ]
-    list_filter = ["status", "kind", "verify_ok"]
+    list_filter = ["status", "kind", "verify_ok", "replica_status"]
     date_hierarchy = None
     ordering = ["-started_at"]
     actions = ["backup_now", "verify_now"]
@@ -88,3 +90,21 @@ class BackupRecordAdmin(admin.ModelAdmin):
             raise PermissionDenied
         _queue(request, backup_task, BackupKind.MANUAL)
         return HttpResponseRedirect(reverse("admin:ops_backuprecord_changelist"))
+
+
+@admin.register(RestoreDrill)
+class RestoreDrillAdmin(admin.ModelAdmin):
+    """Read-only history of the restore drills: outcome and measured restore time (the RTO estimate)."""
+
+    list_display = ["started_at", "source", "ok", "restore_seconds", "tables", "rows", "backup_key", "detail"]
+    list_filter = ["ok", "source"]
+    ordering = ["-started_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

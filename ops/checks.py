@@ -17,6 +17,19 @@ def backup_storage_check(app_configs, **kwargs):
     return []
 
 
+@register()
+def backup_replica_check(app_configs, **kwargs):
+    """BACKUP_REPLICA_STORAGE is off (empty), "local" with a folder, or "s3" with a bucket."""
+    replica = settings.BACKUP_REPLICA_STORAGE
+    if replica not in ("", "local", "s3"):
+        return [Error(f"BACKUP_REPLICA_STORAGE is {replica!r}; leave it empty or use 'local' or 's3'.", id="ops.E004")]
+    if replica == "s3" and not settings.BACKUP_REPLICA_BUCKET:
+        return [Error("BACKUP_REPLICA_STORAGE is 's3' but BACKUP_REPLICA_BUCKET is empty.", id="ops.E005")]
+    if replica == "local" and not settings.BACKUP_REPLICA_LOCAL_DIR:
+        return [Error("BACKUP_REPLICA_STORAGE is 'local' but BACKUP_REPLICA_LOCAL_DIR is empty.", id="ops.E006")]
+    return []
+
+
 @register(Tags.database, deploy=True)
 def backup_deploy_check(app_configs, **kwargs):
     """In production backups belong off the host, and pg_dump/pg_restore must be installed."""
@@ -25,7 +38,8 @@ def backup_deploy_check(app_configs, **kwargs):
         found.append(
             Warning(
                 "Backups are written to a local folder (BACKUP_STORAGE=local): they die with the host.",
-                hint="Set BACKUP_STORAGE=s3 and a bucket replicated to another region (docs/disaster-recovery.md).",
+                hint="Set BACKUP_STORAGE=s3, and BACKUP_REPLICA_* for a copy in another region "
+                "(docs/disaster-recovery.md).",
                 id="ops.W001",
             )
         )

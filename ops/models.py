@@ -15,6 +15,13 @@ class BackupKind(models.TextChoices):
     SAFETY = "safety", "Safety (before a restore)"
 
 
+class ReplicaStatus(models.TextChoices):
+    PENDING = "pending", "Pending (copy in progress)"
+    OK = "ok", "OK (copied, sha256 verified)"
+    FAILED = "failed", "Failed (copy or check failed)"
+    ABSENT = "absent", "Absent (no replica configured)"
+
+
 # Custom permissions of BackupRecord (codenames), for the admin's actions.
 BACKUP_NOW = "backup_now"
 VERIFY_NOW = "verify_now"
@@ -42,6 +49,16 @@ class BackupRecord(BaseModel):
         null=True, blank=True, help_text="Wall time of the last verification drill (download, check, restore)."
     )
     restored_at = models.DateTimeField(null=True, blank=True, help_text="When this backup was last restored.")
+    replica_status = models.CharField(
+        max_length=16,
+        choices=ReplicaStatus.choices,
+        default=ReplicaStatus.ABSENT,
+        help_text="The copy in the replica storage (BACKUP_REPLICA_*), same key as the primary.",
+    )
+    replica_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the replica's sha256 last matched (after the copy, or by verify)."
+    )
+    replica_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -63,3 +80,27 @@ class BackupRecord(BaseModel):
 def manifest_key_for(dump_key: str) -> str:
     """The manifest sits beside its dump: <name>.dump -> <name>.manifest.json."""
     return dump_key.removesuffix(".dump") + ".manifest.json"
+
+
+class RestoreDrill(BaseModel):
+    """One run of the restore drill: a backup restored into a scratch database and checked, timed (the RTO estimate)."""
+
+    backup = models.ForeignKey(BackupRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="drills")
+    backup_key = models.CharField(max_length=512, blank=True)
+    source = models.CharField(max_length=16, default="primary", help_text="primary or replica storage.")
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    restore_seconds = models.FloatField(
+        null=True, blank=True, help_text="Download, sha256, restore and checks: the measured restore time (RTO)."
+    )
+    tables = models.IntegerField(null=True, blank=True, help_text="Tables compared with the manifest.")
+    rows = models.BigIntegerField(null=True, blank=True, help_text="Rows restored, as the manifest counts them.")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        outcome = {True: "ok", False: "failed", None: "running"}[self.ok]
+        return f"drill {self.started_at:%Y-%m-%d %H:%M:%S} {self.source} {outcome}"

@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from ops.models import BackupRecord, BackupStatus
+from ops.models import BackupRecord, BackupStatus, ReplicaStatus
 
 
 def backup_list(*, status: str | None = None) -> QuerySet[BackupRecord]:
@@ -13,14 +13,17 @@ def backup_list(*, status: str | None = None) -> QuerySet[BackupRecord]:
     return qs.filter(status=status) if status else qs
 
 
-def backup_latest_succeeded() -> BackupRecord | None:
-    return backup_list(status=BackupStatus.SUCCEEDED).first()
+def backup_latest_succeeded(*, replicated: bool = False) -> BackupRecord | None:
+    """The newest succeeded backup; with replicated, the newest whose replica copy was verified."""
+    qs = backup_list(status=BackupStatus.SUCCEEDED)
+    return (qs.filter(replica_status=ReplicaStatus.OK) if replicated else qs).first()
 
 
-def backup_get(*, ref: str) -> BackupRecord | None:
-    """A backup by id, "latest" (newest succeeded) or dump object key; None when nothing matches."""
+def backup_get(*, ref: str, replicated: bool = False) -> BackupRecord | None:
+    """A backup by id, "latest" (newest succeeded; with replicated, newest with a verified replica) or dump object
+    key; None when nothing matches."""
     if ref == "latest":
-        return backup_latest_succeeded()
+        return backup_latest_succeeded(replicated=replicated)
     try:
         return BackupRecord.objects.filter(id=uuid.UUID(ref)).first()
     except ValueError:

@@ -1,4 +1,5 @@
-"""Backup storage: the STORAGES["backups"] alias (local folder or S3), and streaming helpers around it.
+"""Backup storage: the STORAGES["backups"] alias (local folder or S3), the optional STORAGES["backups_replica"]
+alias (another bucket, region or endpoint), and streaming helpers around them.
 
 boto3 is only imported when the S3 backend is configured (ops.s3), which keeps command start-up short.
 """
@@ -10,16 +11,47 @@ import shutil
 import tempfile
 from typing import Any, BinaryIO, cast
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 
+from ops.errors import BackupError
+
 CHUNK_SIZE = 1024 * 1024
+PRIMARY, REPLICA = "primary", "replica"
+REPLICA_ALIAS = "backups_replica"
 
 
 def backup_storage() -> Storage:
     """The storage that holds dumps and manifests (Django's STORAGES["backups"])."""
     return storages["backups"]
+
+
+def replica_configured() -> bool:
+    """Whether a replica storage is configured (BACKUP_REPLICA_STORAGE, i.e. STORAGES["backups_replica"])."""
+    return REPLICA_ALIAS in settings.STORAGES
+
+
+def replica_storage() -> Storage:
+    """The second copy of every backup (STORAGES["backups_replica"]); BackupError when none is configured."""
+    if not replica_configured():
+        raise BackupError("no backup replica is configured (set BACKUP_REPLICA_STORAGE, docs/disaster-recovery.md)")
+    return storages[REPLICA_ALIAS]
+
+
+def storage_for(source: str) -> Storage:
+    """The storage of a source: "primary" (backup_storage) or "replica" (replica_storage)."""
+    if source == PRIMARY:
+        return backup_storage()
+    if source == REPLICA:
+        return replica_storage()
+    raise BackupError(f"unknown backup source {source!r}: use 'primary' or 'replica'")
+
+
+def storage_label(source: str) -> str:
+    """How error messages name a source's storage."""
+    return "replica storage" if source == REPLICA else "backup storage"
 
 
 class HashingReader:
@@ -74,6 +106,29 @@ def local_path(storage: Storage, key: str) -> str | None:
         return storage.path(key)
     except NotImplementedError:
         return None
+
+
+def open_stream(storage: Storage, key: str) -> BinaryIO:
+    """A file object reading the object in chunks: S3's response body itself (S3File would spool the whole object
+    first), a plain file for a local folder. The caller closes it."""
+    if hasattr(storage, "bucket"):  # S3Storage, see download_to_temp
+        s3 = cast(Any, storage)
+        return s3.bucket.Object(s3._normalize_name(key)).get()["Body"]
+    return cast(BinaryIO, storage.open(key, "rb"))
+
+
+def object_sha256(storage: Storage, key: str) -> tuple[str, int]:
+    """(sha256, size) of an object as storage serves it, read in chunks (bounded memory)."""
+    digest = hashlib.sha256()
+    size = 0
+    stream = open_stream(storage, key)
+    try:
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    finally:
+        stream.close()
+    return digest.hexdigest(), size
 
 
 def file_sha256(path: str) -> str:

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from ops.models import BackupKind
-from ops.services import backup_create, backup_prune, backup_verify
+from ops.services import backup_create, backup_prune, backup_verify, restore_drill
 
 # Far above the workers' default (sized for workflow executions): a big database takes a while. The soft limit
 # lets backup_create record the failure and remove the partial upload.
@@ -21,6 +21,12 @@ def backup_task(kind: str = BackupKind.SCHEDULED) -> str:
 def verify_task(ref: str = "latest") -> str:
     """Restore drill of one backup (default: the newest good one) into a scratch database."""
     return str(backup_verify(ref=ref).id)
+
+
+@shared_task(name="ops.restore_drill", **_LIMITS)
+def restore_drill_task(ref: str = "latest", source: str | None = None) -> str:
+    """The daily restore drill (the RTO estimate); the replica when one is configured. Safe to run twice."""
+    return str(restore_drill(ref=ref, source=source).id)
 
 
 @shared_task(name="ops.prune")

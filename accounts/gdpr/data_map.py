@@ -159,7 +159,7 @@ DATA_CLASSES: tuple[DataClass, ...] = (
     DataClass(
         "erasure_ledger",
         "Erasure ledger",
-        ('STORAGES["backups"] erasures/',),
+        ('STORAGES["backups"] erasures/', 'STORAGES["backups_replica"] erasures/'),
         "the pseudonymous id of an erased person and the time of the erasure (no email, no name)",
         "re-applying an erasure when an older backup is restored",
         LEGAL_OBLIGATION,

@@ -240,6 +240,45 @@ else:
         "OPTIONS": {"location": BACKUP_LOCAL_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
     }
 
+# A second copy of every backup in another bucket, region or endpoint (ops.services.replica, "Geographic
+# redundancy" in docs/disaster-recovery.md): off when BACKUP_REPLICA_STORAGE is unset. "s3" takes its own bucket,
+# region, endpoint, credentials and KMS key; "local" a folder (a second volume, or the tests).
+BACKUP_REPLICA_STORAGE = env.str("BACKUP_REPLICA_STORAGE", default="")
+BACKUP_REPLICA_BUCKET = env.str("BACKUP_REPLICA_BUCKET", default="")
+BACKUP_REPLICA_REGION = env.str("BACKUP_REPLICA_REGION", default="") or None
+BACKUP_REPLICA_ENDPOINT_URL = env.str("BACKUP_REPLICA_ENDPOINT_URL", default="") or None
+BACKUP_REPLICA_ACCESS_KEY_ID = secret("BACKUP_REPLICA_ACCESS_KEY_ID") or None
+BACKUP_REPLICA_SECRET_ACCESS_KEY = secret("BACKUP_REPLICA_SECRET_ACCESS_KEY") or None
+BACKUP_REPLICA_KMS_KEY_ID = env.str("BACKUP_REPLICA_KMS_KEY_ID", default="")
+BACKUP_REPLICA_LOCAL_DIR = env.str("BACKUP_REPLICA_LOCAL_DIR", default="")
+if BACKUP_REPLICA_STORAGE == "s3":
+    STORAGES["backups_replica"] = {
+        "BACKEND": "ops.s3.BackupS3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_REPLICA_BUCKET,
+            "endpoint_url": BACKUP_REPLICA_ENDPOINT_URL,
+            "region_name": BACKUP_REPLICA_REGION,
+            "access_key": BACKUP_REPLICA_ACCESS_KEY_ID,
+            "secret_key": BACKUP_REPLICA_SECRET_ACCESS_KEY,
+            "default_acl": None,
+            "file_overwrite": False,
+            "object_parameters": (
+                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": BACKUP_REPLICA_KMS_KEY_ID}
+                if BACKUP_REPLICA_KMS_KEY_ID
+                else {}
+            ),
+        },
+    }
+elif BACKUP_REPLICA_STORAGE == "local":
+    STORAGES["backups_replica"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": BACKUP_REPLICA_LOCAL_DIR,
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    }
+
 # Personal-data exports (accounts.gdpr, docs/compliance.md), kept RETENTION_DAYS["exports"] days: a private local
 # folder by default; with BACKUP_STORAGE=s3 the backup bucket under the prefix exports/ (same credentials and
 # encryption), so that an S3 deployment needs no second bucket.
@@ -517,6 +556,9 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.seal", "schedule": 60.0},
     "audit-verify": {"task": "audit.verify", "schedule": 24 * 3600},
     "retention-run": {"task": "audit.retention", "schedule": 24 * 3600},
+    # The restore drill (ops.services.drill): restores the newest backup (from the replica when there is one, the
+    # failover path) into a scratch database and exports the measured time as the RTO estimate.
+    "ops-restore-drill": {"task": "ops.restore_drill", "schedule": 24 * 3600},
 }
 
 # --- Vault (config/secrets.py, common/vault.py, docs/operations.md#vault) ----------------------------------------

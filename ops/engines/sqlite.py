@@ -106,8 +106,10 @@ class SqliteEngine:
         sqlite3.connect(name).close()
 
     def drop_database(self, name: str) -> None:
-        if os.path.exists(name):
-            os.unlink(name)
+        # With the WAL journal (the restored file keeps the mode) SQLite leaves -wal and -shm files beside it.
+        for path in (name, f"{name}-wal", f"{name}-shm", f"{name}-journal"):
+            if os.path.exists(path):
+                os.unlink(path)
 
     def scratch_name(self) -> str:
         return os.path.join(tempfile.gettempdir(), f"aiassistant-verify-{uuid.uuid4().hex[:12]}.sqlite3")

@@ -1,5 +1,6 @@
 """Taking a backup: dump the database into backup storage with its manifest, and record the outcome."""
 
+import contextlib
 import json
 import logging
 import time
@@ -11,6 +12,7 @@ from django.utils import timezone
 from ops import storage as st
 from ops.engines import BackupError, engine_for, one_line
 from ops.models import BackupKind, BackupRecord, BackupStatus, manifest_key_for
+from ops.services.replica import backup_replicate
 from ops.services.shared import MANIFEST_FORMAT, _db_settings, _storage_error, audited
 
 logger = logging.getLogger(__name__)
@@ -102,4 +104,7 @@ def backup_create(
     record.manifest = manifest
     record.save()
     logger.info("backup succeeded", extra={"backup_id": str(record.id), "size_bytes": record.size_bytes})
+    with contextlib.suppress(BackupError):
+        # The primary copy stands either way: backup_replicate has recorded, logged and audited a failure.
+        backup_replicate(record=record)
     return record

@@ -1,4 +1,5 @@
-"""Retention: delete backups (objects and records) past the retention, always keeping the newest good ones."""
+"""Retention: delete backups (objects in both storages and records) past the retention, always keeping the newest
+good ones."""
 
 from datetime import timedelta
 
@@ -6,7 +7,7 @@ from django.utils import timezone
 
 from ops import storage as st
 from ops.engines import BackupError
-from ops.models import BackupRecord, BackupStatus
+from ops.models import BackupRecord, BackupStatus, ReplicaStatus
 from ops.services.shared import _storage_error, audited
 
 
@@ -41,7 +42,16 @@ def backup_prune(*, keep_days: int, keep_last: int = 1, dry_run: bool = False) -
     if dry_run:
         return doomed
     storage = st.backup_storage()
+    # Both copies go: the replica first, so that a replica region that is down keeps the record (and the primary
+    # objects) for the next run instead of leaving copies past the retention that nothing tracks any more.
+    replica = st.replica_storage() if st.replica_configured() else None
     for record in doomed:
+        if record.key and replica is not None and record.replica_status != ReplicaStatus.ABSENT:
+            try:
+                replica.delete(record.key)
+                replica.delete(record.manifest_key)
+            except Exception as exc:
+                raise BackupError(f"replica {_storage_error(exc)}") from exc
         if record.key:
             try:
                 storage.delete(record.key)

@@ -13,11 +13,13 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from ops import restore_hooks
+from ops import storage as st
 from ops.engines import BackupError, engine_for
-from ops.models import BackupKind, BackupRecord, BackupStatus
+from ops.models import BackupKind, BackupRecord, BackupStatus, ReplicaStatus
 from ops.services.backup import backup_create
 from ops.services.shared import (
     BackupRef,
+    _catalogue_ready,
     _code_migrations,
     _compare_tables,
     _db_settings,
@@ -81,6 +83,12 @@ def _catalogue_put_back(rows: list[dict], *, restored: BackupRef) -> None:
                     "manifest": manifest,
                     "error": "",
                     "restored_at": timezone.now(),
+                    # Restored from the replica: that copy has just passed the sha256 check.
+                    **(
+                        {"replica_status": ReplicaStatus.OK, "replica_verified_at": timezone.now()}
+                        if restored.source == st.REPLICA
+                        else {}
+                    ),
                 },
             )
 
@@ -139,15 +147,21 @@ def _reapply(backup: BackupRef, *, using: str) -> dict[str, int]:
 
 @audited("backup.restore")
 def backup_restore(
-    *, ref: str, target_database: str | None = None, safety_backup: bool = True, using: str = "default"
+    *,
+    ref: str,
+    source: str = st.PRIMARY,
+    target_database: str | None = None,
+    safety_backup: bool = True,
+    using: str = "default",
 ) -> RestoreResult:
-    """Restore a backup into the app's database (or target_database on the same server).
+    """Restore a backup into the app's database (or target_database on the same server), reading it from the
+    source's storage: "primary", or "replica" when the primary storage (its region) is gone.
 
     Order: resolve, check sha256 (refuse on mismatch), refuse a backup from newer code (and a restore into another
     database while records wait to be re-applied), safety backup, restore in one transaction, compare every table
     with the manifest, re-apply what was recorded after the backup (erasures), report migrations still to apply.
     """
-    backup = backup_resolve(ref=ref)
+    backup = backup_resolve(ref=ref, source=source)
     own_db = connections[using].settings_dict["NAME"]
     target = target_database or own_db
     engine = engine_for(_db_settings(using))  # connects to the app database to create/inspect the target
@@ -171,10 +185,16 @@ def backup_restore(
         safety = None
         mark = time.monotonic()
         if safety_backup and engine.database_exists(target):
-            safety = backup_create(kind=BackupKind.SAFETY, using=using, database=target_database)
+            try:
+                safety = backup_create(kind=BackupKind.SAFETY, using=using, database=target_database)
+            except BackupError as exc:
+                raise BackupError(
+                    f"the safety backup failed ({exc}); pass --no-safety-backup when the primary storage is gone"
+                ) from exc
         elif not engine.database_exists(target):
             engine.create_database(target)
-        catalogue = _catalogue_snapshot() if same_db else None
+        # An empty database (no tables yet) has no catalogue to keep: the dump's is restored with the rest.
+        catalogue = (_catalogue_snapshot() if _catalogue_ready() else []) if same_db else None
         if same_db:
             # Our own idle connection must not hold anything while pg_restore drops and recreates tables.
             connections[using].close()
@@ -220,8 +240,8 @@ def backup_restore(
 
 
 @audited("backup.reapply")
-def backup_reapply(*, ref: str, using: str = "default") -> dict[str, int]:
+def backup_reapply(*, ref: str, source: str = st.PRIMARY, using: str = "default") -> dict[str, int]:
     """Re-apply what was recorded after a restored backup (erasures), when the restore could not (its schema
     needed `migrate` first, or a hook failed); safe to run again. Returns {hook name: records re-applied}."""
-    backup = backup_resolve(ref=ref)
+    backup = backup_resolve(ref=ref, source=source)
     return _reapply(backup, using=using)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
 
 from audit import recording as audit
@@ -41,25 +41,35 @@ class BackupRef:
     key: str
     manifest: dict
     record: BackupRecord | None = None
+    source: str = st.PRIMARY  # where the dump is read from: "primary" or "replica" storage
 
 
-def backup_resolve(*, ref: str) -> BackupRef:
-    """Find a backup by record id, "latest" (newest succeeded) or object key, and read its manifest.
+def _catalogue_ready() -> bool:
+    """Whether this database has the backup catalogue table: a new, empty database (a disaster recovery before
+    `migrate`) has none, and then every backup is looked up in storage."""
+    return BackupRecord._meta.db_table in connection.introspection.table_names()
 
-    Without a record (a fresh deployment restoring after a disaster), "latest" looks in storage itself.
+
+def backup_resolve(*, ref: str, source: str = st.PRIMARY) -> BackupRef:
+    """Find a backup by record id, "latest" (newest succeeded) or object key, and read its manifest from the
+    source's storage ("primary", or "replica" when the primary storage is gone).
+
+    Without a record (a fresh deployment restoring after a disaster), "latest" looks in storage itself; from the
+    replica, "latest" is the newest backup whose replica was verified.
     """
     from ops.selectors import backup_get
 
-    storage = st.backup_storage()
-    record = backup_get(ref=ref)
+    storage = st.storage_for(source)
+    label = st.storage_label(source)
+    record = backup_get(ref=ref, replicated=source == st.REPLICA) if _catalogue_ready() else None
     if record is not None:
         if record.status != BackupStatus.SUCCEEDED:
             raise BackupError(f"backup {record.id} is {record.status}, not a usable backup")
         key = record.key
     elif ref == "latest":
-        latest = backup_latest_key_in_storage()
+        latest = backup_latest_key_in_storage(source=source)
         if latest is None:
-            raise BackupError("no succeeded backup found (neither recorded nor in backup storage)")
+            raise BackupError(f"no succeeded backup found (neither recorded nor in {label})")
         key = latest
     elif ref.endswith(".dump"):
         key = ref
@@ -68,19 +78,19 @@ def backup_resolve(*, ref: str) -> BackupRef:
     try:
         manifest = json.loads(st.read_bytes(storage, manifest_key_for(key)))
     except FileNotFoundError as exc:
-        raise BackupError(f"manifest {manifest_key_for(key)} not found in backup storage") from exc
+        raise BackupError(f"manifest {manifest_key_for(key)} not found in {label}") from exc
     except ValueError as exc:
         raise BackupError(f"manifest {manifest_key_for(key)} is not valid JSON") from exc
     except Exception as exc:
         raise BackupError(_storage_error(exc)) from exc
     if manifest.get("format_version") != MANIFEST_FORMAT:
         raise BackupError(f"unsupported manifest format {manifest.get('format_version')!r}")
-    return BackupRef(key=key, manifest=manifest, record=record)
+    return BackupRef(key=key, manifest=manifest, record=record, source=source)
 
 
-def backup_latest_key_in_storage() -> str | None:
+def backup_latest_key_in_storage(*, source: str = st.PRIMARY) -> str | None:
     """The newest dump under backups/<env>/ that has a manifest beside it."""
-    storage = st.backup_storage()
+    storage = st.storage_for(source)
     try:
         keys = st.list_keys(storage, f"backups/{settings.ENVIRONMENT}")
     except Exception as exc:
@@ -105,7 +115,7 @@ class FetchedDump:
 
 def _fetch_verified(ref: BackupRef) -> FetchedDump:
     """Download (or, for a local folder, locate) the dump and check its sha256 against the manifest."""
-    storage = st.backup_storage()
+    storage = st.storage_for(ref.source)
     try:
         local = st.local_path(storage, ref.key)
         temporary = local is None
@@ -116,7 +126,7 @@ def _fetch_verified(ref: BackupRef) -> FetchedDump:
         else:
             raise FileNotFoundError(local)
     except FileNotFoundError as exc:
-        raise BackupError(f"dump {ref.key} not found in backup storage") from exc
+        raise BackupError(f"dump {ref.key} not found in {st.storage_label(ref.source)}") from exc
     except Exception as exc:
         raise BackupError(_storage_error(exc)) from exc
     fetched = FetchedDump(path=path, temporary=temporary)
@@ -148,6 +158,18 @@ def _compare_tables(manifest: dict, facts: dict) -> list[str]:
     return problems
 
 
+def _restore_and_compare(backup: BackupRef, engine, scratch: str) -> list[str]:
+    """Fetch the dump (sha256 checked), restore it into the new database scratch, and compare every table with the
+    manifest, checksums included; the caller drops scratch. The differences found; BackupError when it cannot."""
+    fetched = _fetch_verified(backup)
+    try:
+        engine.create_database(scratch)
+        engine.restore(fetched.path, dbname=scratch)
+    finally:
+        fetched.cleanup()
+    return _compare_tables(backup.manifest, engine.facts(scratch))
+
+
 def _code_migrations() -> set[str]:
     loader = MigrationLoader(None, ignore_no_migrations=True)
     return {f"{app}.{name}" for app, name in loader.disk_migrations}
@@ -175,9 +197,11 @@ def audited(action: str):
             except BackupError as exc:
                 audit.record(Category.OPERATION, action, detail={**detail, "outcome": "failed", "error": exc.message})
                 raise
-            record = (
-                result if isinstance(result, BackupRecord) else getattr(getattr(result, "ref", None), "record", None)
-            )
+            record: BackupRecord | None
+            if isinstance(result, BackupRecord):
+                record = result
+            else:  # a RestoreResult (its ref's record) or a RestoreDrill (its backup)
+                record = getattr(result, "backup", None) or getattr(getattr(result, "ref", None), "record", None)
             audit.record(
                 Category.OPERATION,
                 action,

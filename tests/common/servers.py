@@ -1,4 +1,5 @@
-"""Real servers for the tests: gunicorn (free port, production settings, always stopped) and an SMTP server."""
+"""Real servers for the tests: gunicorn (free port, production settings, always stopped), an SMTP server, and
+moto's S3 stand-in as a process of its own."""
 
 import contextlib
 import email
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.support import database_url, free_port
+from tests.support import database_url, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -178,3 +179,57 @@ class SmtpServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class MotoS3Server:
+    """moto's standalone server (`moto_server`) as a process of its own on a free port: an S3 stand-in whose state
+    dies with it. Two of them stand in for two regions (ThreadedMotoServer in one process shares one state).
+
+    Like ThreadedMotoServer it does not reproduce S3's durability, KMS or replication."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  # the server writes to it until __exit__ closes it
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MotoS3Server":
+        moto = str(Path(sys.executable).with_name("moto_server"))
+        self.proc = subprocess.Popen(
+            [moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                self._log.seek(0)
+                raise AssertionError(f"moto_server exited: {self._log.read()[-2000:]!r}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                conn.request("GET", "/moto-api/")
+                return conn.getresponse().status < 500
+            finally:
+                conn.close()
+
+        wait_for(up, timeout=30, message=f"moto_server on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (the region goes away, and its objects with it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        self._log.close()

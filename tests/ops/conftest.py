@@ -115,3 +115,51 @@ def unreachable_s3(settings):
     endpoint = f"http://127.0.0.1:{free_port()}"
     settings.STORAGES = {**settings.STORAGES, "backups": s3_storage_settings(endpoint=endpoint, bucket="nowhere")}
     return endpoint
+
+
+@pytest.fixture
+def replica_dir(settings, tmp_path):
+    """A replica storage (STORAGES["backups_replica"]) in its own local folder."""
+    location = tmp_path / "replica"
+    settings.STORAGES = {**settings.STORAGES, "backups_replica": local_storage_settings(location)}
+    return location
+
+
+@pytest.fixture
+def unreachable_replica(settings):
+    """A replica storage pointing at a local port where nothing listens."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups_replica": s3_storage_settings(endpoint=endpoint, bucket="replica-nowhere"),
+    }
+    return endpoint
+
+
+def _bucket_on(endpoint: str, bucket: str):
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    return client
+
+
+@pytest.fixture
+def two_regions(settings):
+    """Two moto_server processes standing in for two regions: the primary backup bucket on the first, the replica
+    bucket on the second. Yields (primary server, replica server, replica boto3 client); both stopped after."""
+    from tests.common.servers import MotoS3Server
+
+    with MotoS3Server() as primary, MotoS3Server() as replica:
+        _bucket_on(primary.endpoint, "backups-region-a")
+        replica_client = _bucket_on(replica.endpoint, "backups-region-b")
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "backups": s3_storage_settings(endpoint=primary.endpoint, bucket="backups-region-a"),
+            "backups_replica": s3_storage_settings(endpoint=replica.endpoint, bucket="backups-region-b"),
+        }
+        yield primary, replica, replica_client

@@ -110,3 +110,19 @@ def test_the_custom_permissions_allow_the_actions(client, seeded, eager_celery):
 
     record.refresh_from_db()
     assert record.verify_ok is True
+
+
+def test_admin_lists_the_replica_status_and_the_restore_drills(staff_client, seeded, settings, tmp_path):
+    from tests.ops.conftest import local_storage_settings
+
+    settings.STORAGES = {**settings.STORAGES, "backups_replica": local_storage_settings(tmp_path / "replica")}
+    call_command("backup")
+    call_command("restore_drill")
+
+    backups = staff_client.get(reverse("admin:ops_backuprecord_changelist"))
+    drills = staff_client.get(reverse("admin:ops_restoredrill_changelist"))
+
+    assert "OK (copied, sha256 verified)" in backups.content.decode()
+    assert drills.status_code == 200
+    assert "tables match the manifest" in drills.content.decode()
+    assert staff_client.get(reverse("admin:ops_restoredrill_add")).status_code == 403

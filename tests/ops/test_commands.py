@@ -133,3 +133,32 @@ def test_prune_task_applies_the_retention_setting(transactional_db, settings):
 
     assert prune_task() == 1
     assert list(BackupRecord.objects.values_list("id", flat=True)) == [keep.id]
+
+
+def test_sqlite_restore_drill_uses_a_temporary_file_and_removes_it(tmp_path):
+    """The drill on the embedded default: the scratch database is a temporary SQLite file, dropped afterwards."""
+    import glob
+
+    db = tmp_path / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "BACKUP_STORAGE": "local",
+        "BACKUP_LOCAL_DIR": str(tmp_path / "backups"),
+        "BACKUP_REPLICA_STORAGE": "local",
+        "BACKUP_REPLICA_LOCAL_DIR": str(tmp_path / "replica"),
+        "ENVIRONMENT": "test",
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
+    (tmp_path / "tmp").mkdir()
+    assert _run("migrate", "--no-input", "-v0", env=env).returncode == 0
+    assert _run("backup", env=env).returncode == 0
+
+    drill = _run("restore_drill", env=env)
+
+    assert drill.returncode == 0, drill.stderr
+    assert "restore drill ok" in drill.stdout and "from the replica" in drill.stdout
+    assert glob.glob(str(tmp_path / "tmp" / "aiassistant-verify-*")) == []
+    with sqlite3.connect(db) as conn:
+        ok, source = conn.execute("SELECT ok, source FROM ops_restoredrill").fetchone()
+    assert (ok, source) == (1, "replica")

@@ -15,6 +15,13 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("backup", help="Backup id, 'latest', or a dump object key (backups/.../<name>.dump).")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation (required without a TTY).")
+        parser.add_argument(
+            "--from",
+            dest="source",
+            choices=["primary", "replica"],
+            default="primary",
+            help="Storage to read the backup from: the replica when the primary storage (its region) is gone.",
+        )
         parser.add_argument("--target-database", help="Restore into this database on the same server instead.")
         parser.add_argument("--no-safety-backup", action="store_true", help="Skip the backup of the current data.")
 
@@ -30,13 +37,17 @@ class Command(OpsCommand):
             "restore",
             backup_restore,
             ref=options["backup"],
+            source=options["source"],
             target_database=options["target_database"],
             safety_backup=not options["no_safety_backup"],
         )
         if result.safety_backup is not None:
             self.stdout.write(f"safety backup {result.safety_backup.id}: {result.safety_backup.key}")
         phases = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.phases.items())
-        self.stdout.write(f"restored {result.ref.key} into {result.database} in {result.seconds:.2f} s ({phases})")
+        self.stdout.write(
+            f"restored {result.ref.key} (from the {result.ref.source}) into {result.database} in "
+            f"{result.seconds:.2f} s ({phases})"
+        )
         for name, count in result.reapplied.items():
             self.stdout.write(f"re-applied {count} {name} recorded after the backup was taken")
         if result.pending_migrations:

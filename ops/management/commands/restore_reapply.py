@@ -10,8 +10,11 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("backup", help="The restored backup: id, 'latest', or its dump object key.")
+        parser.add_argument("--from", dest="source", choices=["primary", "replica"], default="primary")
 
     def handle(self, *args, **options):
-        reapplied = self.run_operation("restore_reapply", backup_reapply, ref=options["backup"])
+        reapplied = self.run_operation(
+            "restore_reapply", backup_reapply, ref=options["backup"], source=options["source"]
+        )
         for name, count in reapplied.items():
             self.stdout.write(f"re-applied {count} {name} recorded after the backup was taken")
