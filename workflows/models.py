@@ -113,7 +113,8 @@ class Execution(BaseModel):
             )
         ]
         indexes = [
-            models.Index(fields=["workflow", "-created_at"], name="execution_workflow_created"),
+            # Both API versions page a workflow's executions newest first, then by id (v2's cursor key).
+            models.Index(fields=["workflow", "-created_at", "-id"], name="execution_workflow_created_id"),
             models.Index(fields=["workflow", "status", "-created_at"], name="execution_workflow_status"),
             models.Index(fields=["status", "heartbeat_at"], name="execution_status_heartbeat"),
         ]
