@@ -91,6 +91,7 @@ bench: $(VENV)/.dev-installed system-deps services
 	$(PY) bench/api_versions.py
 	$(PY) bench/executions.py
 	$(PY) bench/backup.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) var .coverage coverage.xml .pytest_cache .ruff_cache
