@@ -4,6 +4,7 @@ The four operations, measured in process (Django's test client through every mid
 on a scratch PostgreSQL database, a JWT from the real login), `--requests` times each, median:
   v1 list   GET /api/v1/workflows/{id}/executions/   (page 1, page-number pagination with `count`)
   v2 list   GET /api/v2/workflows/{id}/executions/   (page 1, cursors) and its next page (`?cursor=`)
+  quiet     both lists of the quiet workflow (below)
   detail    GET /api/v1/executions/{id}/              (one execution with its 3 step runs)
   sweep     workflows.services.executions_recover_stale() (what the beat task runs; a fixed 10 stale executions
             are found and queued every time, on a queue of the benchmark's own that nobody consumes)
@@ -14,7 +15,9 @@ transaction rolled back), and whether a plan reads a big table with a Seq Scan.
 Sizes: small = 1,000 executions and 3,000 step runs; big = 1,000,000 and 3,000,000. Every tenth execution belongs to
 the measured workflow (100 small, 100,000 big: "one workflow" is large too), the others spread over the other
 workflows (9 small; 20,000 over 20,000 projects of 5,000 other users, big). Rows are inserted with set-based SQL
-(INSERT ... SELECT generate_series), newest first: growing adds history, the newest rows stay the same. The big
+(INSERT ... SELECT generate_series). Growing adds a year of newer executions, and the "quiet" workflow (one of the
+small size's 9) gets none of them: its page 1 is the same 20 of its ~110 executions at both sizes, behind 999,000
+newer ones at the big size (a workflow that stopped running: the planner's trap for "newest first"). The big
 database is a copy of the small one (CREATE DATABASE ... TEMPLATE) grown to the big size, so that the rounds can
 alternate between the two (small, big, big, small, ...): both sizes see the same machine load, which on a shared
 2-vCPU machine moves more than the sizes do. Figures: the median wall time over all rounds of each size, the
@@ -99,44 +102,47 @@ INSERT INTO bench_workflow (n, workflow_id, version_id)
 SELECT {offset} + g, md5('workflow' || g)::uuid, md5('version' || g)::uuid FROM generate_series(1, {workflows}) g;
 """
 
-# Execution g is created g * 30 s before the seeding (g = 1 is the newest); mostly finished, as in a real table.
+# Execution g is created at {at}: the small size's g * 30 s before 400 days ago (g = 1 the newest), the big size's
+# over the 347 days since (g = the last the newest). Mostly finished, as in a real table. {first_other}: 1 at the
+# small size, 2 at the big one, so that the quiet workflow (1) gets none of the newer executions.
 EXECUTIONS_SQL = """
 INSERT INTO workflows_execution (id, created_at, updated_at, status, input, output, error, request_fingerprint,
     started_at, finished_at, cancel_requested, heartbeat_at, runner_id, triggered_by_id, workflow_id,
     workflow_version_id, claims, claims_progress)
 SELECT md5('execution' || g)::uuid,
-       now() - g * interval '30 seconds',
-       now() - g * interval '30 seconds' + interval '2 seconds',
+       {at},
+       {at} + interval '2 seconds',
        CASE WHEN g % 100 < 90 THEN 'completed' WHEN g % 100 < 98 THEN 'failed' ELSE 'cancelled' END,
        jsonb_build_object('name', 'user ' || g),
        CASE WHEN g % 100 < 90 THEN jsonb_build_object('done', 'ok', 'greet', 'Hello user ' || g) END,
        CASE WHEN g % 100 BETWEEN 90 AND 97 THEN 'step shout: template error' ELSE '' END,
        encode(sha256(convert_to('user ' || g, 'UTF8')), 'hex'),
-       now() - g * interval '30 seconds' + interval '100 ms',
-       now() - g * interval '30 seconds' + interval '2 seconds',
+       {at} + interval '100 ms',
+       {at} + interval '2 seconds',
        false,
-       now() - g * interval '30 seconds' + interval '2 seconds',
+       {at} + interval '2 seconds',
        'bench@host-' || (g % 4),
        '{user}'::uuid,
        w.workflow_id, w.version_id, 1, 0
 FROM generate_series({first}, {last}) g
 JOIN bench_workflow w
-  ON w.n = CASE WHEN g % {share} = 0 THEN 0 ELSE 1 + g % ((SELECT count(*) FROM bench_workflow)::int - 1) END;
+  ON w.n = CASE WHEN g % {share} = 0 THEN 0
+                ELSE {first_other} + g % ((SELECT count(*) FROM bench_workflow)::int - {first_other}) END;
 INSERT INTO workflows_steprun (id, created_at, updated_at, step_id, type, status, attempts, output, error,
     started_at, finished_at, execution_id)
 SELECT md5('step' || g || '-' || s)::uuid,
-       now() - g * interval '30 seconds' + s * interval '500 ms',
-       now() - g * interval '30 seconds' + s * interval '500 ms',
+       {at} + s * interval '500 ms',
+       {at} + s * interval '500 ms',
        (ARRAY['greet', 'shout', 'done'])[s], 'transform', 'completed', 1,
        to_jsonb('Hello user ' || g), '',
-       now() - g * interval '30 seconds' + s * interval '500 ms',
-       now() - g * interval '30 seconds' + s * interval '500 ms' + interval '20 ms',
+       {at} + s * interval '500 ms',
+       {at} + s * interval '500 ms' + interval '20 ms',
        md5('execution' || g)::uuid
 FROM generate_series({first}, {last}) g CROSS JOIN generate_series(1, {steps}) s;
 """
 
-# Among the newest executions (so in both sizes): STALE running ones whose runner died an hour ago, STALE pending
-# ones whose message was lost, and 20 running with a live heartbeat (not stale: the sweep must skip them).
+# Among the small size's executions (so in both databases): STALE running ones whose runner died an hour ago, STALE
+# pending ones whose message was lost, and 20 running with a live heartbeat (not stale: the sweep must skip them).
 STATES_SQL = """
 UPDATE workflows_execution SET status = 'running', finished_at = NULL, output = NULL,
        heartbeat_at = now() - interval '1 hour'
@@ -179,15 +185,25 @@ def seed_base(env: dict) -> dict:
         "INSERT INTO bench_workflow (n, workflow_id, version_id) VALUES "
         + ", ".join(f"({int(n)}, '{uuid.UUID(w)}', '{uuid.UUID(v)}')" for n, w, v, _ in rows)
     )
-    return {"workflow": rows[0][1], "user": rows[0][3]}
+    return {"workflow": rows[0][1], "quiet": rows[1][1], "user": rows[0][3]}
 
 
 def insert_executions(size: str, first: int, last: int, user: str) -> None:
+    if size == "small":
+        at, first_other = "(now() - interval '400 days' - g * interval '30 seconds')", 1
+    else:
+        at, first_other = f"(now() - ({last} - g + 1) * interval '30 seconds')", 2
     for start in range(first, last + 1, 100_000):  # statements of 100,000 executions (300,000 step runs)
         end = min(last, start + 99_999)
         psql(
             EXECUTIONS_SQL.format(
-                first=start, last=end, user=uuid.UUID(user), share=MEASURED_SHARE, steps=STEPS_PER_EXECUTION
+                first=start,
+                last=end,
+                user=uuid.UUID(user),
+                share=MEASURED_SHARE,
+                steps=STEPS_PER_EXECUTION,
+                at=at,
+                first_other=first_other,
             ),
             size,
         )
@@ -278,7 +294,7 @@ def operations(client, ids: dict) -> dict:
     """The calls measured, by name (the v2 next page's cursor is read from the database in use)."""
     from workflows import services
 
-    workflow, execution = ids["workflow"], ids["execution"]
+    workflow, execution, quiet = ids["workflow"], ids["execution"], ids["quiet"]
     cursor = _get(client, f"/api/v2/workflows/{workflow}/executions/")["pagination"]["next_cursor"]
 
     def sweep():
@@ -292,6 +308,8 @@ def operations(client, ids: dict) -> dict:
         "executions list v2, next page": lambda: _get(
             client, f"/api/v2/workflows/{workflow}/executions/?cursor={cursor}"
         ),
+        "quiet workflow list v1": lambda: _get(client, f"/api/v1/workflows/{quiet}/executions/"),
+        "quiet workflow list v2": lambda: _get(client, f"/api/v2/workflows/{quiet}/executions/"),
         "execution detail": lambda: _get(client, f"/api/v1/executions/{execution}/"),
         "stale sweep": sweep,
         "project list v1": lambda: _get(client, "/api/v1/projects/"),
