@@ -469,10 +469,13 @@ def _get(client, path: str) -> dict:
 
 
 def purge_queue(queue: str) -> None:
-    from celery import current_app
+    """The benchmark's queue and kombu's bookkeeping of it (binding keys), from the broker's Redis database."""
+    import redis
+    from django.conf import settings
 
-    with current_app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(queue)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    for key in broker.scan_iter(match=f"*{queue}*"):
+        broker.delete(key)
 
 
 def main():
