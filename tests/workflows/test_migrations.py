@@ -7,7 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 from tests.factories import WorkflowFactory
 from workflows.models import Workflow, WorkflowVersion
 
-# Outside a transaction: later migrations (workflows.0004) build indexes concurrently, which PostgreSQL refuses
+# Outside a transaction: later migrations (workflows.0005) build indexes concurrently, which PostgreSQL refuses
 # inside one; the fixture brings the schema back to the latest migrations afterwards.
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("workflows", "0003_execution_claims"),
+        ("workflows", "0004_execution_claims_db_default"),
     ]
 
     operations = [
