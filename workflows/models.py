@@ -79,6 +79,10 @@ FINAL_STATUSES = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionSt
 class Execution(BaseModel):
     """One run of a workflow at a pinned version; the runner moves it pending -> running -> a final status."""
 
+    # No index on created_at alone (BaseModel's db_index): PostgreSQL read a workflow's page from it newest first,
+    # filtering by workflow, and for a big workflow that went quiet long ago skipped every newer execution of the
+    # others (0.7 s at 1M rows). Pages come from (workflow, -created_at, -id) instead (bench/scale.py).
+    created_at = models.DateTimeField(auto_now_add=True)
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
     # Versions are deleted only with their workflow (never on their own: no API, read-only admin inline).
     workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="executions")
@@ -114,7 +118,8 @@ class Execution(BaseModel):
             )
         ]
         indexes = [
-            models.Index(fields=["workflow", "-created_at"], name="execution_workflow_created"),
+            # Both API versions page a workflow's executions newest first, then by id (v2's cursor key).
+            models.Index(fields=["workflow", "-created_at", "-id"], name="execution_workflow_created_id"),
             models.Index(fields=["workflow", "status", "-created_at"], name="execution_workflow_status"),
             models.Index(fields=["status", "heartbeat_at"], name="execution_status_heartbeat"),
         ]

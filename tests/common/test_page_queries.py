@@ -1,9 +1,11 @@
-"""v1's page-number pagination reads a page and its total in one statement (common.pagination)."""
+"""v1's page-number pagination reads a page and its total in one statement, the total capped in cost
+(common.pagination)."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from common.pagination import OneQueryPaginator
 from projects.models import Membership, Project, Role
 from tests.factories import MembershipFactory
 
@@ -29,7 +31,8 @@ def test_a_page_and_its_total_are_one_statement(auth_client, projects):
     assert body["next"] and body["previous"]
     statements = _project_statements(captured)
     assert len(statements) == 1, statements
-    assert "COUNT(*) OVER ()" in statements[0]
+    assert "SELECT COUNT(*) FROM (SELECT 1" in statements[0]
+    assert "OVER ()" not in statements[0]
 
 
 def test_pages_hold_the_same_rows_as_django_paginator(auth_client, projects):
@@ -55,3 +58,23 @@ def test_an_empty_list_counts_zero(auth_client, user):
     Membership.objects.filter(user=user).delete()
     body = auth_client.get("/api/v1/projects/").json()
     assert (body["count"], body["results"]) == (0, [])
+
+
+def test_above_the_exact_limit_the_count_is_an_estimate_and_next_still_walks_every_row(
+    auth_client, projects, monkeypatch
+):
+    monkeypatch.setattr(OneQueryPaginator, "EXACT_COUNT_LIMIT", 2)
+    expected = [str(pk) for pk in projects.order_by("name").values_list("id", flat=True)]
+    seen, url, counts = [], "/api/v1/projects/?page_size=2", []
+    while url:
+        body = auth_client.get(url).json()
+        seen += [item["id"] for item in body["results"]]
+        counts.append(body["count"])
+        url = body["next"]
+    assert seen == expected
+    assert min(counts) > 2  # never below what the capped count saw (limit + 1)
+
+
+def test_above_the_exact_limit_past_the_last_page_is_still_404(auth_client, projects, monkeypatch):
+    monkeypatch.setattr(OneQueryPaginator, "EXACT_COUNT_LIMIT", 2)
+    assert auth_client.get("/api/v1/projects/?page_size=2&page=4").status_code == 404

@@ -7,7 +7,9 @@ from django.db.migrations.executor import MigrationExecutor
 from tests.factories import WorkflowFactory
 from workflows.models import Workflow, WorkflowVersion
 
-pytestmark = pytest.mark.django_db
+# Outside a transaction: later migrations (workflows.0005) build indexes concurrently, which PostgreSQL refuses
+# inside one; the fixture brings the schema back to the latest migrations afterwards.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE, SCRUB = ("workflows", "0001_initial"), ("workflows", "0002_scrub_literal_credentials")
 
@@ -16,6 +18,13 @@ def migrate(target) -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([target])
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_migrations():
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def leaky_definition() -> dict:
