@@ -54,8 +54,8 @@ def capped_count(queryset, limit: int) -> RawSQL:
     """
     sql, params = queryset.order_by().values(_one=Value(1))[: limit + 1].query.sql_with_params()
     # The SQL is Django's own compilation of the queryset, its values still parameters: nothing is interpolated.
-    capped = f"SELECT COUNT(*) FROM ({sql}) AS capped"  # noqa: S608
-    return RawSQL(capped, params, output_field=IntegerField())  # noqa: S611
+    capped = f"SELECT COUNT(*) FROM ({sql}) AS capped"  # noqa: S608  # nosec B608
+    return RawSQL(capped, params, output_field=IntegerField())  # noqa: S611  # nosec B611
 
 
 def estimated_count(queryset) -> int | None:

@@ -49,16 +49,18 @@ class BackupRecord(BaseModel):
         null=True, blank=True, help_text="Wall time of the last verification drill (download, check, restore)."
     )
     restored_at = models.DateTimeField(null=True, blank=True, help_text="When this backup was last restored.")
+    # db_default on the new columns: the release before them inserts rows without them (expand/contract).
     replica_status = models.CharField(
         max_length=16,
         choices=ReplicaStatus.choices,
         default=ReplicaStatus.ABSENT,
+        db_default=ReplicaStatus.ABSENT,
         help_text="The copy in the replica storage (BACKUP_REPLICA_*), same key as the primary.",
     )
     replica_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the replica's sha256 last matched (after the copy, or by verify)."
     )
-    replica_error = models.TextField(blank=True)
+    replica_error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-started_at"]

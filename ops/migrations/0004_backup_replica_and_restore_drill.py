@@ -15,12 +15,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='backuprecord',
             name='replica_error',
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, db_default='', default=''),
         ),
         migrations.AddField(
             model_name='backuprecord',
             name='replica_status',
-            field=models.CharField(choices=[('pending', 'Pending (copy in progress)'), ('ok', 'OK (copied, sha256 verified)'), ('failed', 'Failed (copy or check failed)'), ('absent', 'Absent (no replica configured)')], default='absent', help_text='The copy in the replica storage (BACKUP_REPLICA_*), same key as the primary.', max_length=16),
+            field=models.CharField(choices=[('pending', 'Pending (copy in progress)'), ('ok', 'OK (copied, sha256 verified)'), ('failed', 'Failed (copy or check failed)'), ('absent', 'Absent (no replica configured)')], db_default='absent', default='absent', help_text='The copy in the replica storage (BACKUP_REPLICA_*), same key as the primary.', max_length=16),
         ),
         migrations.AddField(
             model_name='backuprecord',
