@@ -1,9 +1,12 @@
-"""Workflow executions per second, end to end, next to the ceiling of a no-op Celery task on the same broker.
+"""Workflow executions per second, next to the ceiling of a no-op Celery task on the same broker, queue and worker.
 
 End to end: clients POST /api/v1/workflows/{id}/executions/ to gunicorn (production settings, PostgreSQL);
 one Celery worker runs the 3-step transform workflow; the clock stops when every execution is completed in the
-database. Ceiling: the same worker drains no-op tasks published to the same Redis broker and queue (the task
-does one Redis INCR so that completions can be counted without a result backend).
+database. Worker only and the no-op ceiling are measured the same way, on a queue filled beforehand: the worker's
+consumer is paused (Celery remote control), every message is published, the consumer resumes, and the figure is
+the messages over the time from the first task's start to the last one's end (executions: the rows' started_at
+and finished_at; no-ops: the times the first and last INCR saw). So neither includes publishing, which runs in
+this process and would take CPU from the worker.
 
 Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--concurrency 2] [--clients 8]
 """
@@ -25,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 PASSWORD = "bench-password-Zx81!"
 COUNTER_KEY = "bench:noop:done"
+FIRST_KEY, LAST_KEY = "bench:noop:first", "bench:noop:last"
 
 SEED = """
 from accounts.models import User
@@ -48,15 +52,36 @@ _counter = None
 
 
 @shared_task(name="bench.noop", ignore_result=True)
-def noop() -> None:
-    """Does nothing but count itself (one Redis INCR), so the benchmark knows when the queue is drained."""
+def noop(total: int) -> None:
+    """Does nothing but count itself (one Redis INCR); the first and the last of `total` note the time."""
     global _counter
     if _counter is None:
         import redis
         from django.conf import settings
 
         _counter = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    _counter.incr(COUNTER_KEY)
+    done = _counter.incr(COUNTER_KEY)
+    if done == 1:
+        _counter.set(FIRST_KEY, time.time())
+    if done == total:
+        _counter.set(LAST_KEY, time.time())
+
+
+class paused:
+    """The worker consumes nothing from `queue` inside the block (its consumer is cancelled, then added back)."""
+
+    def __init__(self, queue: str):
+        from config.celery import app
+
+        self.app, self.queue = app, queue
+
+    def __enter__(self):
+        replies = self.app.control.cancel_consumer(self.queue, reply=True, timeout=10)
+        if not replies:
+            raise SystemExit("the worker did not answer the remote control (cancel_consumer)")
+
+    def __exit__(self, *exc):
+        self.app.control.add_consumer(self.queue, reply=True, timeout=10)
 
 
 def _post(url: str, token: str, body: dict) -> int:
@@ -93,21 +118,28 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
     }
 
 
-def run_worker_only(workflow_id: str, count: int) -> dict:
-    """Executions queued by the service directly (no HTTP): what the worker alone sustains."""
+def run_worker_only(workflow_id: str, count: int, queue: str) -> dict:
+    """Executions queued by the service directly (no HTTP), drained by the worker: what the worker alone sustains."""
+    from django.db.models import Max, Min
+
     from projects.permissions import OPERATOR
     from workflows.models import Execution, Workflow
     from workflows.services import execution_start
 
     workflow = Workflow.objects.get(pk=workflow_id)
-    before = Execution.objects.filter(status="completed").count()
-    started = time.monotonic()
-    for n in range(count):
-        execution_start(role=OPERATOR, workflow=workflow, input={"name": f"user {n}"}, actor=None)
-    while Execution.objects.filter(status="completed").count() - before < count:
+    with paused(queue):
+        ids = [
+            execution_start(role=OPERATOR, workflow=workflow, input={"name": f"user {n}"}, actor=None)[0].pk
+            for n in range(count)
+        ]
+    batch = Execution.objects.filter(pk__in=ids)
+    while batch.filter(status="completed").count() < count:
+        if batch.filter(status="failed").exists():
+            raise SystemExit("an execution failed: " + batch.filter(status="failed").first().error)
         time.sleep(0.05)
-    elapsed = time.monotonic() - started
-    return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1)}
+    span = batch.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    seconds = (span["last"] - span["first"]).total_seconds()
+    return {"count": count, "seconds": round(seconds, 3), "per_second": round(count / seconds, 1)}
 
 
 def run_noop(queue: str, count: int) -> dict:
@@ -115,19 +147,20 @@ def run_noop(queue: str, count: int) -> dict:
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.set(COUNTER_KEY, 0)
-    started = time.monotonic()
-    for _ in range(count):
-        noop.apply_async(queue=queue)
-    published = time.monotonic() - started
-    while int(client.get(COUNTER_KEY) or 0) < count:
+    client.delete(COUNTER_KEY, FIRST_KEY, LAST_KEY)
+    with paused(queue):
+        started = time.monotonic()
+        for _ in range(count):
+            noop.apply_async(args=(count,), queue=queue)
+        published = time.monotonic() - started
+    while client.get(LAST_KEY) is None:
         time.sleep(0.02)
-    elapsed = time.monotonic() - started
-    client.delete(COUNTER_KEY)
+    seconds = float(client.get(LAST_KEY)) - float(client.get(FIRST_KEY))
+    client.delete(COUNTER_KEY, FIRST_KEY, LAST_KEY)
     return {
         "count": count,
-        "seconds": round(elapsed, 3),
-        "per_second": round(count / elapsed, 1),
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds, 1),
         "publish_per_second": round(count / published, 1),
     }
 
@@ -156,7 +189,8 @@ def main():
             token = login(base, "bench@example.com", PASSWORD)
             run_executions(base, token, workflow_id, 20, args.clients)  # warm-up: connections, imports
             executions = run_executions(base, token, workflow_id, args.executions, args.clients)
-        worker_only = run_worker_only(workflow_id, args.executions)
+        run_worker_only(workflow_id, 20, queue)  # warm-up of the paused path
+        worker_only = run_worker_only(workflow_id, args.executions, queue)
         noop_result = run_noop(queue, args.noop)
     finally:
         if worker is not None:

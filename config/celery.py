@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 # DJANGO_SETTINGS_MODULE comes from the environment (Makefile, .env, compose). No default here: this
 # module is imported with the config package, and a default would override wsgi.py's production one.
@@ -24,3 +24,13 @@ def _ensure_filesystem_broker_folders() -> None:
 @app.on_after_finalize.connect
 def _on_after_finalize(sender, **kwargs):
     _ensure_filesystem_broker_folders()
+
+
+@signals.task_postrun.connect(weak=False)
+def _return_database_connections(**kwargs):
+    """After each task, what Django does after each request: the connection goes back to the pool (one that failed,
+    or any without a pool since CONN_MAX_AGE is 0, is closed). Celery's own Django fixup would close the whole pool
+    before and after every task (celery/fixups/django.py, 5.5+): CELERY_DB_REUSE_MAX turns that off."""
+    from django.db import close_old_connections
+
+    close_old_connections()

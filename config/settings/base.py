@@ -536,6 +536,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every connection, and with Django's pool the whole pool, before and after every task
+# unless this is set: then only every 2 x this many tasks. The pool is per process and opened after the fork (the
+# fixup still closes what a child inherits), so closing it per task only costs a new connection per task (10 % of
+# a worker's time in bench/executions.py). config/celery.py hands each task's connection back to the pool instead.
+CELERY_DB_REUSE_MAX = 10**9
 # The runner stops an execution at WORKFLOW_EXECUTION_TIME_LIMIT itself; these are the backstops.
 CELERY_TASK_SOFT_TIME_LIMIT = WORKFLOW_EXECUTION_TIME_LIMIT + 30
 CELERY_TASK_TIME_LIMIT = WORKFLOW_EXECUTION_TIME_LIMIT + 60
