@@ -52,3 +52,8 @@ def execution_get(*, user, execution_id) -> Execution:
     except (Execution.DoesNotExist, ValueError) as exc:
         hidden(Execution, execution_id)
         raise NotFound from exc
+
+
+def workflow_version_current(*, workflow: Workflow) -> WorkflowVersion:
+    """The version a new execution of `workflow` pins: the one numbered `workflow.version`."""
+    return WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)

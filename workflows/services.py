@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
-from common.errors import Conflict, Invalid, Unprocessable
+from common.errors import Conflict, Invalid, PreconditionFailed, Unprocessable
 from common.metrics import record_execution_finished
 from common.services import model_update
 from projects import quotas
@@ -83,11 +84,26 @@ def workflow_create(
 
 
 @transaction.atomic
-def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fields) -> Workflow:
-    """Change a workflow (editors); a changed definition becomes a new immutable version n+1."""
+def workflow_update(
+    *,
+    workflow: Workflow,
+    role: str | None,
+    actor: User,
+    precondition: Callable[[Workflow], bool] | None = None,
+    **fields,
+) -> Workflow:
+    """Change a workflow (editors); a changed definition becomes a new immutable version n+1.
+
+    `precondition` (the API's If-Match) is asked about the row as it is under the lock: False refuses the change
+    with PreconditionFailed, so of two writers who read the same state only the first changes it (no lost update).
+    """
     require_role(role, Role.EDITOR, "change workflows")
     # Lock the row: two concurrent definition changes must not both become version n+1.
     locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if precondition is not None and not precondition(locked):
+        raise PreconditionFailed(
+            "This workflow changed since the given ETag; read it again and reapply the change.",
+        )
     changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
     definition = fields.get("definition")
     if definition is not None and definition != locked.definition:

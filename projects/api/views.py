@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
+from common.conditional import ConditionalMixin
 from common.filters import CreatedRangeFilterSet
 from common.throttling import AuthThrottle, UserThrottle
 from projects import selectors, services
@@ -49,10 +50,11 @@ class ProjectFilter(CreatedRangeFilterSet):
     ),
     destroy=extend_schema(tags=["projects"]),
 )
-class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
-    """Projects the caller is a member of."""
+class ProjectViewSet(ConditionalMixin, PaginatedListMixin, viewsets.GenericViewSet):
+    """Projects the caller is a member of (reads with an ETag: the body holds the caller's role)."""
 
     serializer_class = serializers.ProjectOutputSerializer
+    conditional_actions = frozenset({"list", "retrieve", "partial_update"})
     queryset = Project.objects.none()  # for schema generation; requests go through selectors
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at"]
