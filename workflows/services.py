@@ -23,6 +23,7 @@ from projects.permissions import require_role
 from projects.selectors import project_secret_names
 from workflows.definition import DefinitionError, secret_references, validate_definition
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, Workflow, WorkflowVersion, json_size
+from workflows.selectors import workflow_version_current
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -179,7 +180,7 @@ def execution_start(
             return existing, False
     if not workflow.is_active:
         raise Conflict("This workflow is inactive; activate it to run it.", code="inactive")
-    version = WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
+    version = workflow_version_current(workflow=workflow)
     execution = Execution(
         workflow=workflow,
         workflow_version=version,

@@ -361,6 +361,11 @@ SIMPLE_JWT: dict[str, Any] = {
 # save of the user drops it). Only with the shared Redis cache: a per-process cache could not be told by another
 # process (a command, a worker) that the user changed. 0 reads the database on every request.
 JWT_USER_CACHE_SECONDS = env.int("JWT_USER_CACHE_SECONDS", default=30 if REDIS_URL else 0)
+# Hot reads in the shared cache (issue 14, docs/operations.md#caching-and-cdn), on only with Redis as above:
+# a user's project list responses (common.read_cache: per user, dropped on every write that changes them), and
+# which row is a workflow's current version (immutable: a new version is a new key). 0 turns either off.
+PROJECT_LIST_CACHE_SECONDS = env.int("PROJECT_LIST_CACHE_SECONDS", default=30 if REDIS_URL else 0)
+WORKFLOW_VERSION_CACHE_SECONDS = env.int("WORKFLOW_VERSION_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 
 # Personal API tokens (identity app, docs/security.md#api-tokens-and-oauth2-clients): lifetime in days when the
 # request gives none, and at most; random bytes of a token (and of an OAuth2 access token); last_used_at is

@@ -1,13 +1,16 @@
 import django_filters
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import read_cache
 from common.api import PaginatedListMixin
 from common.conditional import ConditionalMixin
 from common.filters import CreatedRangeFilterSet
 from common.throttling import AuthThrottle, UserThrottle
+from projects import cache as project_cache
 from projects import selectors, services
 from projects.api import serializers
 from projects.api.mixins import ProjectScopedMixin
@@ -63,7 +66,12 @@ class ProjectViewSet(ConditionalMixin, PaginatedListMixin, viewsets.GenericViewS
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def list(self, request):
-        return self.list_response(selectors.project_list(user=request.user))
+        return read_cache.cached_list(
+            request,
+            namespace=project_cache.NAMESPACE,
+            seconds=settings.PROJECT_LIST_CACHE_SECONDS,
+            compute=lambda: self.list_response(selectors.project_list(user=request.user)),
+        )
 
     def retrieve(self, request, pk=None):
         return Response(self.serializer_class(selectors.project_get(user=request.user, project_id=pk)).data)
