@@ -102,6 +102,8 @@ RULES_BEYOND_THE_SCHEMA = {
     ("POST", "/workflows/{workflow_pk}/executions/"): "the input against the workflow's own input schema",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429"]  # schemathesis' defaults, less 5xx
+# A conditional write: a schema-valid If-Match names an ETag the fuzzer cannot know, so 412 is the right answer.
+PRECONDITIONS = {("PATCH", "/workflows/{id}/")}
 
 
 def rules_beyond_the_schema(version: str) -> list[dict]:
@@ -109,7 +111,15 @@ def rules_beyond_the_schema(version: str) -> list[dict]:
         {
             "include-path": f"/api/v{version}{path}",
             "include-method": method,
-            "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_STATUSES, "400"]}},
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [
+                        *POSITIVE_STATUSES,
+                        "400",
+                        *(["412"] if (method, path) in PRECONDITIONS else []),
+                    ]
+                }
+            },
         }
         for method, path in RULES_BEYOND_THE_SCHEMA
     ]
