@@ -101,14 +101,16 @@ def workflow_update(
     require_role(role, Role.EDITOR, "change workflows")
     # Lock the row: two concurrent definition changes must not both become version n+1.
     locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    definition = fields.get("definition")
+    new_definition = definition is not None and definition != locked.definition
+    if new_definition:
+        _validate(definition, locked.project)  # an invalid body is a 400 whatever its If-Match says
     if precondition is not None and not precondition(locked):
         raise PreconditionFailed(
             "This workflow changed since the given ETag; read it again and reapply the change.",
         )
     changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
-    definition = fields.get("definition")
-    if definition is not None and definition != locked.definition:
-        _validate(definition, locked.project)
+    if new_definition:
         changes |= {"definition": definition, "version": locked.version + 1}
         WorkflowVersion.objects.create(
             workflow=locked, version=locked.version + 1, definition=definition, created_by=actor
