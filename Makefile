@@ -49,7 +49,7 @@ services:
 MYPY_PATHS := accounts/services.py projects/services.py projects/selectors.py projects/permissions.py \
 	common/exceptions.py common/http.py common/throttling.py common/api.py common/pagination.py common/migration_operations.py \
 	common/metrics.py common/metrics_view.py common/logging.py common/middleware.py common/health.py common/tracing.py \
-	common/celery_observability.py common/redaction.py common/errors.py common/openapi.py common/api_versions/ common/services.py common/prometheus_dir.py common/vault.py common/encryption.py common/db_credentials.py common/shutdown.py common/db/ config/secrets.py \
+	common/celery_observability.py common/redaction.py common/errors.py common/openapi.py common/conditional.py common/read_cache.py common/api_versions/ common/services.py common/prometheus_dir.py common/vault.py common/encryption.py common/db_credentials.py common/shutdown.py common/db/ config/secrets.py \
 	accounts/tokens.py accounts/lockout.py accounts/admin_site.py accounts/verification.py common/mail.py workflows/services.py workflows/selectors.py workflows/runner.py workflows/attempts.py workflows/records.py \
 	workflows/steps/transport.py workflows/templating/isolation.py workflows/templating/child.py workflows/templating/limits.py \
 	workflows/templating/checks.py ops/services/ ops/engines/ ops/selectors.py ops/restore_hooks.py \

@@ -86,6 +86,14 @@ class Gone(ApplicationError):
     default_message = "This resource is no longer available."
 
 
+class PreconditionFailed(ApplicationError):
+    """A conditional write's precondition (If-Match) does not hold: the resource changed since the client read it."""
+
+    status = 412
+    code = "precondition_failed"
+    default_message = "The resource changed since the given ETag; read it again and reapply the change."
+
+
 class TooManyRequests(ApplicationError):
     """Refused for a while (a sign-in lockout): `retry_after` seconds until it may be tried again."""
 

@@ -8,6 +8,8 @@ rules of its own (409, 412, 422...).
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 from common import api_versions
@@ -54,6 +56,30 @@ DESCRIPTIONS = {
     503: "A dependency (database, cache, broker) is unavailable; retry shortly.",
 }
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="ETags from earlier responses (or `*`): 304 with no body when one matches (weak comparison).",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "The ETag the change is based on (from a GET of this resource in the same API version), or `*`: 412 when "
+        "the resource changed since (strong comparison). Without it the change is unconditional."
+    ),
+)
+VALIDATOR_HEADERS = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "Strong validator of this representation (API version, data; common.conditional).",
+    },
+    "Cache-Control": {"schema": {"type": "string", "example": "private, no-cache"}, "description": "On GETs."},
+}
 DELEGATED_SCHEMES = {"apiToken", "oauth2"}  # identity.openapi's scheme names
 
 
@@ -74,6 +100,24 @@ class ApiAutoSchema(AutoSchema):
         if self._token_access() == SESSION:
             auth = [requirement for requirement in auth if not set(requirement) & DELEGATED_SCHEMES]
         return auth
+
+    def _operation(self) -> str:
+        return getattr(self.view, "action", None) or self.method.lower()
+
+    def _conditional(self) -> bool:
+        """This operation's 200 carries an ETag (common.conditional.ConditionalMixin)."""
+        return self._operation() in getattr(self.view, "conditional_actions", ())
+
+    def _if_match(self) -> bool:
+        return self._operation() in getattr(self.view, "if_match_actions", ())
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._conditional() and self.method.upper() == "GET":
+            parameters.append(IF_NONE_MATCH)
+        if self._if_match():
+            parameters.append(IF_MATCH)
+        return parameters
 
     def _version(self) -> api_versions.ApiVersion:
         return api_versions.get(getattr(self.view.request, "version", None))
@@ -101,6 +145,11 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
+        if self._conditional():
+            if "200" in responses:
+                responses["200"].setdefault("headers", {}).update(VALIDATOR_HEADERS)
+            if self.method.upper() == "GET":
+                responses["304"] = {"description": "Not modified: the If-None-Match ETag is current (no body)."}
         problem = {"schema": self._component("Problem", PROBLEM_SCHEMA)}
         for status in sorted(self.error_statuses()):
             responses.setdefault(
@@ -124,6 +173,8 @@ class ApiAutoSchema(AutoSchema):
             found.add(429)
         if method in ("POST", "PUT", "PATCH"):
             found |= {400, 413, 415}
+        if self._if_match():
+            found.add(412)
         if "{" in self.path:
             found.add(404)
         if method == "GET" and self._is_list_view() and self._get_paginator() is not None:

@@ -1,4 +1,5 @@
-"""The API's JSON parser: DRF's, with a size cap (413) and a nesting cap (400) checked before anything recurses."""
+"""The API's JSON parser: DRF's, with a size cap (413) and a nesting cap (400) checked before anything recurses, and
+no NUL character (400: PostgreSQL's text and jsonb cannot hold one)."""
 
 import codecs
 
@@ -7,6 +8,7 @@ from rest_framework import exceptions, parsers
 from rest_framework.utils import json
 
 TOO_DEEP = "The JSON body is nested too deeply (at most {limit} levels of arrays and objects)."
+HOLDS_NUL = "The JSON body holds a NUL character (\\u0000), in a key or a string; it cannot be stored."
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -35,6 +37,23 @@ def _depth_exceeds(value, limit: int) -> bool:
     return False
 
 
+def _holds_nul(value) -> bool:
+    """True when a key or a string anywhere in `value` holds U+0000 (found by schemathesis: an execution's input
+    with one answered 500, PostgreSQL refusing the jsonb). Called after _depth_exceeds: the nesting is bounded."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSONParser, refusing a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) or nested deeper than
     API_JSON_MAX_DEPTH (400), instead of a RecursionError or a memory spike and a 500 with a traceback.
@@ -60,4 +79,6 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None
         if _depth_exceeds(data, depth):
             raise exceptions.ParseError(TOO_DEEP.format(limit=depth))
+        if _holds_nul(data):
+            raise exceptions.ParseError(HOLDS_NUL)
         return data

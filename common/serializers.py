@@ -23,3 +23,13 @@ class StrictEmailField(StringOnly, serializers.EmailField):
 
 class StrictSlugField(StringOnly, serializers.SlugField):
     """SlugField for input: strings only."""
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """BooleanField for input: JSON true or false only. DRF's also takes `0`, `1`, `"yes"`..., which the schema's
+    `type: boolean` refuses (found by schemathesis: a workflow PATCH with `{"is_active": 0}` was accepted)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class ProjectsConfig(AppConfig):
@@ -11,6 +12,7 @@ class ProjectsConfig(AppConfig):
         from audit import retention
         from audit.registry import track
         from audit.selectors import register_scope
+        from projects import cache
         from projects import gdpr as parts
         from projects.selectors import audit_scope
         from projects.services import invitations_purge
@@ -55,6 +57,11 @@ class ProjectsConfig(AppConfig):
             mask_fields=["email"],
         )
         retention.register("invitations", "invitations", invitations_purge)
+        # The cached project lists (common.read_cache): dropped for the users a write concerns.
+        project, membership = self.get_model("Project"), self.get_model("Membership")
+        post_save.connect(cache.forget_project_members, sender=project, dispatch_uid="projects.cache.project")
+        post_save.connect(cache.forget_member, sender=membership, dispatch_uid="projects.cache.member.save")
+        post_delete.connect(cache.forget_member, sender=membership, dispatch_uid="projects.cache.member.delete")
         # A project's owners and admins read its audit events.
         register_scope(audit_scope)
         # A person's export and erasure (accounts.gdpr cannot import this app).

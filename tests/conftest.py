@@ -59,6 +59,20 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's standalone S3 stand-in on a free local port, for the whole session (backups, static files)."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

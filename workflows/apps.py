@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 
 
 class WorkflowsConfig(AppConfig):
@@ -12,7 +13,10 @@ class WorkflowsConfig(AppConfig):
         from audit import retention
         from audit.registry import track
         from workflows import gdpr as parts
-        from workflows import tasks  # noqa: F401  (registers the tasks: services queue them by name)
+        from workflows import (
+            selectors,
+            tasks,  # noqa: F401  (registers the tasks: services queue them by name)
+        )
         from workflows.services import execution_payloads_purge
 
         # Definitions live in their immutable versions; executions keep their status transitions only (their
@@ -24,6 +28,9 @@ class WorkflowsConfig(AppConfig):
         )
         track(self.get_model("WorkflowVersion"), include_fields=["workflow", "version", "created_by"])
         track(self.get_model("Execution"), include_fields=["status", "cancel_requested"])
+        post_delete.connect(
+            selectors.forget_version, sender=self.get_model("WorkflowVersion"), dispatch_uid="workflows.forget_version"
+        )
         retention.register("execution_payloads", "execution_payloads", execution_payloads_purge)
         gdpr.register("workflows", export=parts.workflows_export)
         gdpr.register("workflow_versions", export=parts.workflow_versions_export)

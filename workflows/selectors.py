@@ -1,5 +1,7 @@
 """Workflow reads, always scoped to the projects the user belongs to (404 for anyone else)."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from common.errors import NotFound
@@ -52,3 +54,35 @@ def execution_get(*, user, execution_id) -> Execution:
     except (Execution.DoesNotExist, ValueError) as exc:
         hidden(Execution, execution_id)
         raise NotFound from exc
+
+
+VERSION_CACHE_KEY = "workflows:version:{}:{}"
+
+
+def workflow_version_current(*, workflow: Workflow) -> WorkflowVersion:
+    """The version a new execution of `workflow` pins: the one numbered `workflow.version`.
+
+    Read on every execution start, so its id comes from the shared cache (WORKFLOW_VERSION_CACHE_SECONDS): a
+    version is immutable and publishing makes a new number, hence a new key; nothing to invalidate on publish. The
+    instance has its other fields deferred (they load if asked for); deleting a version drops its key
+    (workflows.apps).
+    """
+    seconds = settings.WORKFLOW_VERSION_CACHE_SECONDS
+    if not seconds:
+        return WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
+    key = VERSION_CACHE_KEY.format(workflow.pk, workflow.version)
+    version_id = cache.get(key)
+    if version_id is None:
+        version = WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
+        cache.set(key, version.pk, seconds)
+        return version
+    version = WorkflowVersion.from_db(
+        WorkflowVersion.objects.db, ["id", "workflow_id", "version"], [version_id, workflow.pk, workflow.version]
+    )
+    version.workflow = workflow
+    return version
+
+
+def forget_version(sender, instance, **kwargs) -> None:
+    """A deleted version (with its workflow) is no workflow's current version any more."""
+    cache.delete(VERSION_CACHE_KEY.format(instance.workflow_id, instance.version))

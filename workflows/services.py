@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
-from common.errors import Conflict, Invalid, Unprocessable
+from common.errors import Conflict, Invalid, PreconditionFailed, Unprocessable
 from common.metrics import record_execution_finished
 from common.services import model_update
 from projects import quotas
@@ -22,6 +23,7 @@ from projects.permissions import require_role
 from projects.selectors import project_secret_names
 from workflows.definition import DefinitionError, secret_references, validate_definition
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, Workflow, WorkflowVersion, json_size
+from workflows.selectors import workflow_version_current
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -83,15 +85,32 @@ def workflow_create(
 
 
 @transaction.atomic
-def workflow_update(*, workflow: Workflow, role: str | None, actor: User, **fields) -> Workflow:
-    """Change a workflow (editors); a changed definition becomes a new immutable version n+1."""
+def workflow_update(
+    *,
+    workflow: Workflow,
+    role: str | None,
+    actor: User,
+    precondition: Callable[[Workflow], bool] | None = None,
+    **fields,
+) -> Workflow:
+    """Change a workflow (editors); a changed definition becomes a new immutable version n+1.
+
+    `precondition` (the API's If-Match) is asked about the row as it is under the lock: False refuses the change
+    with PreconditionFailed, so of two writers who read the same state only the first changes it (no lost update).
+    """
     require_role(role, Role.EDITOR, "change workflows")
     # Lock the row: two concurrent definition changes must not both become version n+1.
     locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
     definition = fields.get("definition")
-    if definition is not None and definition != locked.definition:
-        _validate(definition, locked.project)
+    new_definition = definition is not None and definition != locked.definition
+    if new_definition:
+        _validate(definition, locked.project)  # an invalid body is a 400 whatever its If-Match says
+    if precondition is not None and not precondition(locked):
+        raise PreconditionFailed(
+            "This workflow changed since the given ETag; read it again and reapply the change.",
+        )
+    changes: dict[str, Any] = {name: fields[name] for name in ("name", "description", "is_active") if name in fields}
+    if new_definition:
         changes |= {"definition": definition, "version": locked.version + 1}
         WorkflowVersion.objects.create(
             workflow=locked, version=locked.version + 1, definition=definition, created_by=actor
@@ -163,7 +182,7 @@ def execution_start(
             return existing, False
     if not workflow.is_active:
         raise Conflict("This workflow is inactive; activate it to run it.", code="inactive")
-    version = WorkflowVersion.objects.get(workflow=workflow, version=workflow.version)
+    version = workflow_version_current(workflow=workflow)
     execution = Execution(
         workflow=workflow,
         workflow_version=version,

@@ -8,6 +8,7 @@ PostgreSQL, Redis and broker) are environment defaults too, set by pytest-env in
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as default_cors_headers
 from csp.constants import NONCE, NONE, SELF
@@ -198,9 +199,18 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT: Path | None = BASE_DIR / "var" / "static"
-# Admin and API-docs assets are served by the app itself (whitenoise); production adds the manifest.
+# Static files (docs/operations.md#caching-and-cdn). Admin and API-docs assets are served by the app itself
+# (whitenoise, at /static/); production adds the manifest: hashed names, sent with a far-future Cache-Control.
+# STATIC_CDN_URL (absolute, ending in "/", e.g. https://cdn.example.com/static/) makes pages link them on a CDN whose
+# origin is this app (the same path) or, with STATIC_STORAGE=s3, the bucket STATIC_S3_BUCKET (collectstatic uploads).
+STATIC_CDN_URL = env.str("STATIC_CDN_URL", default="")
+if STATIC_CDN_URL and not (STATIC_CDN_URL.startswith(("https://", "http://")) and STATIC_CDN_URL.endswith("/")):
+    raise SystemExit("configuration error: STATIC_CDN_URL must be an absolute URL ending in / (see .env.example)")
+STATIC_URL = STATIC_CDN_URL or "static/"
+STATIC_ROOT: Path | None = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "var" / "static")
+STATIC_STORAGE = env.str("STATIC_STORAGE", default="local")
+if STATIC_STORAGE not in ("local", "s3"):
+    raise SystemExit("configuration error: STATIC_STORAGE must be local or s3 (see .env.example)")
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -276,6 +286,34 @@ elif BACKUP_REPLICA_STORAGE == "local":
             "location": BACKUP_REPLICA_LOCAL_DIR,
             "directory_permissions_mode": 0o700,
             "file_permissions_mode": 0o600,
+        },
+    }
+
+if STATIC_STORAGE == "s3":
+    STATIC_S3_BUCKET = env.str("STATIC_S3_BUCKET", default="")
+    if not STATIC_S3_BUCKET or not STATIC_CDN_URL:
+        raise SystemExit(
+            "configuration error: STATIC_STORAGE=s3 needs STATIC_S3_BUCKET and STATIC_CDN_URL (see .env.example)"
+        )
+    _static = urlsplit(STATIC_CDN_URL)
+    # Hashed names in the bucket under the CDN URL's path (the manifest too, read by each process once), linked
+    # as STATIC_CDN_URL + name: the CDN in front of the bucket, or the bucket's own URL. Public, unsigned URLs:
+    # these are the admin's and the docs' assets, nothing private.
+    STORAGES["staticfiles"] = {
+        "BACKEND": "common.static_storage.StaticS3Storage",
+        "OPTIONS": {
+            "bucket_name": STATIC_S3_BUCKET,
+            "location": _static.path.strip("/"),
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "default_acl": None,
+            "querystring_auth": False,
+            "custom_domain": _static.netloc,
+            "url_protocol": f"{_static.scheme}:",
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,  # "path" for some stores
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
         },
     }
 
@@ -413,6 +451,11 @@ SIMPLE_JWT: dict[str, Any] = {
 # save of the user drops it). Only with the shared Redis cache: a per-process cache could not be told by another
 # process (a command, a worker) that the user changed. 0 reads the database on every request.
 JWT_USER_CACHE_SECONDS = env.int("JWT_USER_CACHE_SECONDS", default=30 if REDIS_URL else 0)
+# Hot reads in the shared cache (issue 14, docs/operations.md#caching-and-cdn), on only with Redis as above:
+# a user's project list responses (common.read_cache: per user, dropped on every write that changes them), and
+# which row is a workflow's current version (immutable: a new version is a new key). 0 turns either off.
+PROJECT_LIST_CACHE_SECONDS = env.int("PROJECT_LIST_CACHE_SECONDS", default=30 if REDIS_URL else 0)
+WORKFLOW_VERSION_CACHE_SECONDS = env.int("WORKFLOW_VERSION_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 
 # Personal API tokens (identity app, docs/security.md#api-tokens-and-oauth2-clients): lifetime in days when the
 # request gives none, and at most; random bytes of a token (and of an OAuth2 access token); last_used_at is
@@ -638,6 +681,11 @@ CONTENT_SECURITY_POLICY: dict[str, Any] = {
         "form-action": [SELF],
     },
 }
+# Assets on a CDN (STATIC_CDN_URL): its origin joins this one for the kinds of file collectstatic holds.
+if STATIC_CDN_URL:
+    _static_origin = "{0.scheme}://{0.netloc}".format(urlsplit(STATIC_CDN_URL))
+    for _directive in ("script-src", "style-src", "img-src", "font-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_static_origin)
 # (not a setting named CSP_REPORT_URI: django-csp 4 refuses the 3.x names)
 if _csp_report_uri := env.str("CSP_REPORT_URI", default=""):
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]

@@ -3,7 +3,7 @@
 from config.env import env, require
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, DATABASES, REQUIRED_SECRETS, SIMPLE_JWT, STORAGES
+from .base import CELERY_BROKER_URL, DATABASES, REQUIRED_SECRETS, SIMPLE_JWT, STATIC_STORAGE, STORAGES
 
 DEBUG = False
 ENVIRONMENT = env.str("ENVIRONMENT", default="production")
@@ -33,7 +33,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+if STATIC_STORAGE == "local":  # s3: the bucket's manifest storage (base.py)
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 # Staff sign in to the admin with a TOTP code too (django-otp); ADMIN_2FA_REQUIRED=false only for a break-glass.
 ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=True)

@@ -1,12 +1,16 @@
 import django_filters
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import read_cache
 from common.api import PaginatedListMixin
+from common.conditional import ConditionalMixin
 from common.filters import CreatedRangeFilterSet
 from common.throttling import AuthThrottle, UserThrottle
+from projects import cache as project_cache
 from projects import selectors, services
 from projects.api import serializers
 from projects.api.mixins import ProjectScopedMixin
@@ -49,10 +53,11 @@ class ProjectFilter(CreatedRangeFilterSet):
     ),
     destroy=extend_schema(tags=["projects"]),
 )
-class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
-    """Projects the caller is a member of."""
+class ProjectViewSet(ConditionalMixin, PaginatedListMixin, viewsets.GenericViewSet):
+    """Projects the caller is a member of (reads with an ETag: the body holds the caller's role)."""
 
     serializer_class = serializers.ProjectOutputSerializer
+    conditional_actions = frozenset({"list", "retrieve", "partial_update"})
     queryset = Project.objects.none()  # for schema generation; requests go through selectors
     filterset_class = ProjectFilter
     ordering_fields = ["name", "created_at", "updated_at"]
@@ -61,7 +66,12 @@ class ProjectViewSet(PaginatedListMixin, viewsets.GenericViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def list(self, request):
-        return self.list_response(selectors.project_list(user=request.user))
+        return read_cache.cached_list(
+            request,
+            namespace=project_cache.NAMESPACE,
+            seconds=settings.PROJECT_LIST_CACHE_SECONDS,
+            compute=lambda: self.list_response(selectors.project_list(user=request.user)),
+        )
 
     def retrieve(self, request, pk=None):
         return Response(self.serializer_class(selectors.project_get(user=request.user, project_id=pk)).data)

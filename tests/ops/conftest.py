@@ -45,18 +45,6 @@ def backup_dir(settings, tmp_path):
     return location
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """moto's standalone S3 stand-in on a free local port, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def s3_backups(settings, moto_endpoint):
     """Point STORAGES["backups"] at a fresh bucket on the moto server; returns (boto3 client, bucket)."""

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.serializers import StrictCharField
+from common.serializers import StrictBooleanField, StrictCharField
 from workflows.definition_schema import openapi_schema
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, WorkflowVersion
 
@@ -39,14 +39,14 @@ class WorkflowInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True, default="")
     definition = DefinitionField(help_text=DEFINITION_HELP)
-    is_active = serializers.BooleanField(required=False, default=True)
+    is_active = StrictBooleanField(required=False, default=True)
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False)
     description = StrictCharField(required=False, allow_blank=True)
     definition = DefinitionField(required=False, help_text=DEFINITION_HELP + " A change makes a new version.")
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class WorkflowVersionOutputSerializer(serializers.ModelSerializer):

@@ -6,12 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import PaginatedListMixin
+from common.conditional import ConditionalMixin
 from common.errors import Invalid
 from common.filters import CreatedRangeFilterSet
 from projects.selectors import project_get
 from workflows import definition_schema, selectors, services
 from workflows.api import serializers
-from workflows.models import Execution, ExecutionStatus, Workflow, WorkflowVersion
+from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, Workflow, WorkflowVersion
 
 IDEMPOTENCY_KEY_MAX_LENGTH = Execution._meta.get_field("idempotency_key").max_length
 
@@ -58,11 +59,13 @@ class ExecutionFilter(CreatedRangeFilterSet):
     ),
     destroy=extend_schema(tags=["workflows"], summary="Delete a workflow and its executions (editors)"),
 )
-class WorkflowViewSet(PaginatedListMixin, viewsets.GenericViewSet):
-    """Workflows: listed and created under their project, read and changed by id."""
+class WorkflowViewSet(ConditionalMixin, PaginatedListMixin, viewsets.GenericViewSet):
+    """Workflows: listed and created under their project, read and changed by id (with ETag and If-Match)."""
 
     serializer_class = serializers.WorkflowOutputSerializer
     error_statuses = {"destroy": {409}}  # executions in progress
+    conditional_actions = frozenset({"retrieve", "partial_update"})
+    if_match_actions = frozenset({"partial_update"})
     queryset = Workflow.objects.none()  # for schema generation; requests go through selectors
     filterset_class = WorkflowFilter
     ordering_fields = ["name", "created_at", "updated_at"]
@@ -91,7 +94,11 @@ class WorkflowViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         data = serializers.WorkflowUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         workflow = services.workflow_update(
-            workflow=workflow, role=workflow.role, actor=request.user, **data.validated_data
+            workflow=workflow,
+            role=workflow.role,
+            actor=request.user,
+            precondition=self.if_match(request),
+            **data.validated_data,
         )
         return Response(self.serializer_class(workflow).data)
 
@@ -169,7 +176,16 @@ class WorkflowExecutionViewSet(PaginatedListMixin, viewsets.GenericViewSet):
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
-class ExecutionDetailApi(APIView):
+class ExecutionDetailApi(ConditionalMixin, APIView):
+    """One execution; once it is finished (it no longer changes but by retention), with an ETag."""
+
+    resource = "execution"
+    conditional_actions = frozenset({"get"})
+
+    def has_validator(self, response) -> bool:
+        # A pending or running execution changes under the client: no validator, so every poll reads it afresh.
+        return response.data["status"] in FINAL_STATUSES
+
     @extend_schema(
         tags=["executions"], summary="Get an execution with its steps", responses=serializers.ExecutionOutputSerializer
     )

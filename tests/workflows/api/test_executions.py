@@ -55,8 +55,9 @@ def test_an_input_value_may_be_null(workflow_with_roles, queued):
 
 
 def test_starting_an_execution_asks_the_database_only_what_it_must(workflow_with_roles, queued):
-    """The workflow (with the caller's role), its current version, the day's quota count, the execution and its
-    history row, the request's audit event: no uniqueness probe of a fresh UUID, no savepoint without an
+    """The workflow (with the caller's role), the day's quota count, the execution and its history row, the
+    request's audit event (the current version's id is cached since the first start: workflows.selectors
+    .workflow_version_current): no uniqueness probe of a fresh UUID, no savepoint without an
     Idempotency-Key, no query for the step runs that a new execution cannot have."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -71,7 +72,8 @@ def test_starting_an_execution_asks_the_database_only_what_it_must(workflow_with
     # One savepoint: the service's transaction, nested in the test's own.
     assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1, statements
     assert not [sql for sql in statements if 'FROM "workflows_steprun"' in sql], statements
-    assert len([sql for sql in statements if sql.startswith(("SELECT", "INSERT", "UPDATE"))]) == 6, statements
+    assert not [sql for sql in statements if 'FROM "workflows_workflowversion"' in sql], statements
+    assert len([sql for sql in statements if sql.startswith(("SELECT", "INSERT", "UPDATE"))]) == 5, statements
 
 
 def test_viewer_cannot_execute(workflow_with_roles, queued):

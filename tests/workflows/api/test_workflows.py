@@ -210,3 +210,12 @@ def test_editor_deletes_workflow(workflow_with_roles):
 
 def test_unknown_workflow_is_404(auth_client):
     assert auth_client.get(workflow_url("00000000-0000-0000-0000-000000000000")).status_code == 404
+
+
+def test_is_active_takes_a_json_boolean_only(project_with_roles):
+    # DRF's BooleanField took 0 and "yes"; the schema says boolean (found by schemathesis).
+    project, users = project_with_roles
+    workflow = WorkflowFactory(project=project)
+    response = client_for(users["editor"]).patch(workflow_url(workflow.id), {"is_active": 0}, format="json")
+    assert response.status_code == 400
+    assert "is_active" in response.json()["errors"]

@@ -1,0 +1,74 @@
+"""A per-user read cache of API list responses in the shared cache (Redis), dropped by generation.
+
+Each user has a generation: a random token under `readcache:{namespace}:gen:{user}`. A cached body lives under a
+key made of the namespace, the user, that generation and a digest of what else shapes the body (the API version,
+the absolute URL with its query string, the project a bound credential is limited to). So no user is ever served
+another's entry (the user id is in the key), and `forget()` drops every entry of a user at once by deleting the
+generation: the next read makes a new one, and the old entries are never read again (they expire).
+
+Race-free against writes: a read takes the generation before it queries; a writer deletes it after its
+transaction commits (and once before, as accounts.tokens.forget_user does). A read that saw the old data stored it
+under a generation that no longer exists.
+
+Like the JWT user cache (accounts.tokens), it is on only with the shared Redis cache (settings: the namespace's
+`*_CACHE_SECONDS`, 0 by default without REDIS_URL): a per-process cache could not be told by another process that
+something changed.
+"""
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+from rest_framework.response import Response
+
+from common.grants import bound_project
+
+GENERATION_KEY = "readcache:{namespace}:gen:{user}"
+ENTRY_KEY = "readcache:{namespace}:{user}:{generation}:{digest}"
+GENERATION_SECONDS = 24 * 3600  # its expiry only drops entries: they expire sooner
+
+
+def _generation(namespace: str, user_id) -> str:
+    key = GENERATION_KEY.format(namespace=namespace, user=user_id)
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, uuid.uuid4().hex, GENERATION_SECONDS)  # add: of two first readers, one token wins
+        value = cache.get(key) or "none"  # "none": the cache lost it again at once; that entry is never read
+    return value
+
+
+def _digest(request) -> str:
+    shape = "\n".join(
+        (str(request.version), request.build_absolute_uri(), str(bound_project(request.user) or "")),
+    )
+    return hashlib.sha256(shape.encode()).hexdigest()[:32]
+
+
+def cached_list(request, *, namespace: str, seconds: int, compute: Callable[[], Response]) -> Response:
+    """The response of `compute()` (a paginated list of the caller's), from the cache while it is fresh."""
+    user = request.user
+    if not seconds or not getattr(user, "is_authenticated", False):
+        return compute()
+    key = ENTRY_KEY.format(
+        namespace=namespace, user=user.pk, generation=_generation(namespace, user.pk), digest=_digest(request)
+    )
+    data = cache.get(key)
+    if data is not None:
+        response = Response(data)
+        response.paginated = True  # type: ignore[attr-defined]  # as common.api.PaginatedListMixin marks it
+        return response
+    response = compute()
+    if response.status_code == 200:
+        cache.set(key, response.data, seconds)
+    return response
+
+
+def forget(namespace: str, user_ids: Iterable) -> None:
+    """Drop every cached entry of these users in `namespace`, now and again once the current transaction commits."""
+    keys = [GENERATION_KEY.format(namespace=namespace, user=user_id) for user_id in set(user_ids)]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
