@@ -179,11 +179,17 @@ def main() -> None:
                 DB,
             )
         )
+        # The size of the newest manual backup (pg_dump -Z0 through zstd: issue 13, goal 5, at most 1.1x raw).
+        backup_bytes = int(
+            psql("SELECT size_bytes FROM ops_backuprecord WHERE kind = 'manual' ORDER BY started_at DESC LIMIT 1", DB)
+        )
         results |= {
             "small": {"db_bytes": small["db_bytes"], "backup_peak_rss_bytes": small["peak_rss_bytes"]},
             "large": {
                 "db_bytes": large_db,
                 "dump_bytes": raw_file.stat().st_size,
+                "backup_bytes": backup_bytes,
+                "size_ratio": backup_bytes / raw_file.stat().st_size,
                 "raw_pg_dump_seconds": raw_dump["seconds"],
                 "manage_backup_seconds": app_backup["seconds"],
                 "backup_ratio": app_backup["seconds"] / raw_dump["seconds"],
@@ -246,7 +252,10 @@ def main() -> None:
     (out / "backup.json").write_text(json.dumps(results, indent=2))
     mib = 1024 * 1024
     lg = results["large"]
-    print(f"database {lg['db_bytes'] / mib:.0f} MiB, dump {lg['dump_bytes'] / mib:.0f} MiB, {results['cpus']} CPUs")
+    print(
+        f"database {lg['db_bytes'] / mib:.0f} MiB, raw dump {lg['dump_bytes'] / mib:.0f} MiB, backup "
+        f"{lg['backup_bytes'] / mib:.0f} MiB (size ratio {lg['size_ratio']:.2f}), {results['cpus']} CPUs"
+    )
     print(
         f"backup : raw pg_dump -Fc {lg['raw_pg_dump_seconds']:.1f} s, "
         f"manage.py backup {lg['manage_backup_seconds']:.1f} s, ratio {lg['backup_ratio']:.2f}"

@@ -30,7 +30,6 @@ from harness import (
     drop_database,
     gunicorn,
     gunicorn_processes,
-    login,
     manage,
     recreate_database,
     write_result,
@@ -53,24 +52,53 @@ print(project.id, workflow.id)
 OPERATIONS = ("list", "detail", "execute", "poll")
 
 
+class Session:
+    """The clients' shared sign-in, refreshed a minute before the access token expires (as a real client does: the
+    access token lives JWT_ACCESS_MINUTES, 5 by default, shorter than the soak). One refresh at a time, since a
+    refresh token is single-use (its family is revoked on reuse)."""
+
+    def __init__(self, base: str, email: str, password: str):
+        self.base, self.lock, self.refreshes = base, threading.Lock(), 0
+        self._store(self._post("/api/v1/auth/login/", {"email": email, "password": password}))
+
+    def _post(self, path: str, body: dict) -> dict:
+        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+        request = urllib.request.Request(self.base + path, method="POST", data=data, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+            return json.load(response)
+
+    def _store(self, tokens: dict) -> None:
+        self.access, self.refresh = tokens["access_token"], tokens["refresh_token"]
+        self.renew_at = time.monotonic() + tokens["expires_in"] - 60
+
+    def token(self) -> str:
+        with self.lock:
+            if time.monotonic() >= self.renew_at:
+                self._store(self._post("/api/v1/auth/refresh/", {"refresh_token": self.refresh}))
+                self.refreshes += 1
+            return self.access
+
+
 class Client:
     """One load thread's HTTP calls; every unexpected answer or exception is counted as an error."""
 
-    def __init__(self, base: str, token: str, project_id: str, workflow_id: str, stats: dict, lock: threading.Lock):
-        self.base, self.token, self.project_id, self.workflow_id = base, token, project_id, workflow_id
+    def __init__(
+        self, base: str, session: Session, project_id: str, workflow_id: str, stats: dict, lock: threading.Lock
+    ):
+        self.base, self.session, self.project_id, self.workflow_id = base, session, project_id, workflow_id
         self.stats, self.lock = stats, lock
         self.last_execution: str | None = None
         self.cycle = itertools.cycle(OPERATIONS)
         self.n = itertools.count()
 
     def _call(self, method: str, path: str, expected: int, body: dict | None = None) -> dict | None:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
         try:
+            request = urllib.request.Request(
+                self.base + path,
+                method=method,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={"Authorization": f"Bearer {self.session.token()}", "Content-Type": "application/json"},
+            )
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, payload = response.status, json.load(response)
         except urllib.error.HTTPError as exc:
@@ -164,11 +192,11 @@ def main():
         project_id, workflow_id = manage(env, "shell", "-c", SEED.format(password=PASSWORD)).split()[-2:]
         worker = Worker(env, queue, 2)
         with gunicorn(env) as base:
-            token = login(base, "soak@example.com", PASSWORD)
+            session = Session(base, "soak@example.com", PASSWORD)
             lock = threading.Lock()
 
             def clients(stats):
-                return [Client(base, token, project_id, workflow_id, stats, lock) for _ in range(args.clients)]
+                return [Client(base, session, project_id, workflow_id, stats, lock) for _ in range(args.clients)]
 
             def new_stats():
                 return {"operations": 0, "errors": 0, "error_samples": [], "executions": []}
@@ -214,6 +242,7 @@ def main():
         "operations": soak_stats["operations"],
         "executions": len(soak_stats["executions"]),
         "request_errors": soak_stats["errors"],
+        "token_refreshes": session.refreshes,
         "executions_not_completed": not_completed,
         "errors": errors,
         "error_samples": soak_stats["error_samples"],
