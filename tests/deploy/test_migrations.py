@@ -62,8 +62,12 @@ print(json.dumps({
 """
 
 
+# The processes below connect to the test database pytest-django created: the DATABASE_URL of the environment
+# names one that a clean machine does not have.
+@pytest.mark.django_db
 def test_the_engine_keeps_the_connection_pool():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DB_POOL": "true"}
+    env["DATABASE_URL"] = database_url()
     result = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -76,8 +80,9 @@ def test_the_engine_keeps_the_connection_pool():
     }
 
 
+@pytest.mark.django_db
 def test_migration_linter_passes_on_our_migrations():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url()}
     result = subprocess.run(
         [sys.executable, "manage.py", "lintmigrations", "-q", "ok", "ignore"],
         cwd=ROOT,
