@@ -13,7 +13,6 @@ from projects.models import Role
 from tests.common.servers import Gunicorn
 from tests.factories import MembershipFactory, WorkflowFactory
 from tests.support import wait_for
-from tests.workflows.conftest import LocalServer
 from workflows import services
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus
 
@@ -86,18 +85,6 @@ def test_a_second_sigterm_stops_at_once_without_the_drain_window(web):
 
     assert web.process.wait(timeout=20) == 0
     assert time.monotonic() - signalled < DRAIN_SECONDS
-
-
-@pytest.fixture
-def local_server():
-    server = LocalServer()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def test_worker_soft_shutdown_hands_the_running_execution_back(start_worker, local_server):

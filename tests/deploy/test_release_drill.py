@@ -184,17 +184,6 @@ class Load:
             thread.join(timeout=60)
 
 
-@pytest.fixture
-def local_server():
-    server = LocalServer()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-
-
 def web_instance(queue: str, port: int | None = None) -> Gunicorn:
     return Gunicorn(
         workers=WEB_WORKERS,
