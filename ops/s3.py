@@ -1,8 +1,9 @@
 """The S3 backend for backups (django-storages), tuned for large streamed dumps."""
 
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from storages.backends.s3 import S3Storage
+
+from common.s3 import client_config
 
 # Multipart parts of 16 MiB, at most 4 in flight and 4 buffered: the upload of a dump read from a pipe keeps
 # about 16 MiB x 8 in memory whatever the database size. S3 allows 10,000 parts, so one dump can reach 160 GiB.
@@ -13,17 +14,9 @@ class BackupS3Storage(S3Storage):
     """S3Storage for backups: checksums only when required, bounded multipart buffers, fail fast when unreachable."""
 
     def __init__(self, **settings):
-        # boto3 1.36+ sends default checksums that some S3-compatible stores reject (django-storages #1482).
         settings.setdefault(
             "client_config",
-            Config(
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-                connect_timeout=5,
-                read_timeout=60,
-                retries={"max_attempts": 3, "mode": "standard"},
-                s3={"addressing_style": settings.pop("addressing_style", None) or "auto"},
-            ),
+            client_config(settings.pop("addressing_style", None)),
         )
         if "transfer_config" not in settings:
             transfer = TransferConfig(
