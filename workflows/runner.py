@@ -47,12 +47,13 @@ from workflows.definition import step_levels, step_secret_names
 from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
 from workflows.records import StepRecords
 from workflows.steps import get_step_type
-from workflows.templating import TemplateRenderError, is_template, render
+from workflows.templating import TemplateRenderError, is_template, render, render_chain
 from workflows.templating.analysis import SECRETS
 
 logger = logging.getLogger("aiassistant.workflows")
 
 MAX_PARALLEL_STEPS = 8
+_NOT_RENDERED = object()
 
 
 def _unexpected(during: str, exc: BaseException) -> str:
@@ -201,6 +202,11 @@ class _Run:
         }
         self.last_beat = time.monotonic()
         self.reserved: dict[str, int] = {}  # step id -> LLM tokens reserved from the project's quota
+        # Renders of a chain of pure steps done ahead in one round trip (_prerender): path -> rendered value,
+        # step id -> the output the chain bound for the steps after it, and the steps a chain was sent for.
+        self.prerendered: dict[str, object] = {}
+        self.assumed: dict[str, object] = {}
+        self.chained: set[str] = set()
 
     # -- lease, cancellation, time limit -------------------------------------------------------------
 
@@ -265,6 +271,8 @@ class _Run:
                 verdict = (self._boundary() if due else None) or (Stop.TIMEOUT if self.remaining() <= 0 else None)
                 if verdict:
                     return self._stop(verdict, todo + later)
+                if todo[0]["id"] not in self.chained:
+                    self._prerender(levels, index)
                 failed = self._run_pure(todo)
             else:
                 # One commit for the boundary (heartbeat, cancellation; the claim has just checked before the first
@@ -309,7 +317,47 @@ class _Run:
                 self.context["steps"][step["id"]] = {"output": run.output}
             else:
                 failed.append(step["id"])
+            output = run.output if outcome.status == StepStatus.COMPLETED else _NOT_RENDERED
+            if step["id"] in self.assumed and self.assumed.pop(step["id"]) != output:
+                # The chain's later renders saw another output of this step: they are rendered again, one by one.
+                self.prerendered, self.assumed = {}, {}
         return failed
+
+    def _prerender(self, levels: list[list[dict]], index: int) -> None:
+        """Render the configs of the pure steps from this level on, and the workflow's output when they are the
+        last steps, in one renderer round trip instead of one each. Only a cache: a render that is missing
+        (the chain stopped at an error, the renderer failed) or that assumed another output of an earlier step
+        than it got (_run_pure) is done again on its own, under its own limits, where its error is reported.
+        A step with secrets is never in a chain (they are decrypted for that step only)."""
+        self.prerendered, self.assumed = {}, {}
+        items: list[dict] = []
+        for level in levels[index:]:
+            todo = [step for step in level if self.records.needs_run(step)]
+            if not all(_chainable(step) for step in todo):
+                break
+            items += [
+                {
+                    "value": step.get("config", {}),
+                    "path": _config_path(step),
+                    "bind": step["id"],
+                    "key": get_step_type(step["type"]).output_key,
+                }
+                for step in todo
+            ]
+        else:
+            if "output" in self.definition:
+                items.append({"value": self.definition["output"], "path": "output"})
+        self.chained.update(item["bind"] for item in items if "bind" in item)  # one chain per step, at most
+        try:
+            rendered = render_chain(items, self.context, on_wait=self._beat_while_rendering)
+        except _NOT_THE_STEPS_FAULT:
+            raise
+        except Exception:
+            rendered = []  # the renders on their own meet the same fault and report it
+        for item, value in zip(items, rendered, strict=False):
+            self.prerendered[item["path"]] = value
+            if "bind" in item:
+                self.assumed[item["bind"]] = value.get(item["key"]) if isinstance(value, dict) else None
 
     def _run_level(self, steps: list[dict], bases: dict[str, int]) -> tuple[list[str], Stop | None]:
         """Run one level's (started) steps concurrently; return (failed step ids, why to stop or None)."""
@@ -413,12 +461,10 @@ class _Run:
                 )
                 redaction.learn_for_scope(secrets.values())
                 context = {**self.context, SECRETS: secrets}
-            config = render(
-                step.get("config", {}),
-                context,
-                path=f"steps.{step['id']}.config",
-                on_wait=self._beat_while_rendering,
-            )
+            path = _config_path(step)
+            config = self.prerendered.pop(path, _NOT_RENDERED)
+            if config is _NOT_RENDERED:
+                config = render(step.get("config", {}), context, path=path, on_wait=self._beat_while_rendering)
             retry = step.get("retry") or step_type.default_retry
             timeout = float(step.get("timeout_seconds") or settings.WORKFLOW_STEP_DEFAULT_TIMEOUT)
         except MissingSecrets as exc:
@@ -452,9 +498,11 @@ class _Run:
         steps = self.context["steps"]
         try:
             if "output" in self.definition:
-                output = render(
-                    self.definition["output"], self.context, path="output", on_wait=self._beat_while_rendering
-                )
+                output = self.prerendered.pop("output", _NOT_RENDERED)
+                if output is _NOT_RENDERED:
+                    output = render(
+                        self.definition["output"], self.context, path="output", on_wait=self._beat_while_rendering
+                    )
             else:
                 output = {step_id: value["output"] for step_id, value in steps.items()}
         except TemplateRenderError as exc:
@@ -492,6 +540,19 @@ def _pure(step: dict) -> bool:
         return get_step_type(step["type"]).pure
     except KeyError:
         return False
+
+
+def _chainable(step: dict) -> bool:
+    """A pure step whose output is a key of its rendered config, without secrets: its render can be chained."""
+    try:
+        step_type = get_step_type(step["type"])
+    except KeyError:
+        return False
+    return step_type.pure and step_type.output_key is not None and not step_secret_names(step)
+
+
+def _config_path(step: dict) -> str:
+    return f"steps.{step['id']}.config"
 
 
 def _rendered_with_secrets(source, rendered):

@@ -17,6 +17,7 @@ from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, Wo
 from workflows.records import StepRecords
 from workflows.steps import REGISTRY
 from workflows.steps.base import StepError, StepType
+from workflows.templating import isolation
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +141,92 @@ def test_pure_results_are_durable_before_a_side_effecting_step_starts(scripted):
         execution = run(execution)
     assert execution.status == ExecutionStatus.COMPLETED
     assert seen == {"b": [("a", StepStatus.COMPLETED)]}
+
+
+@pytest.fixture
+def renderer_requests(monkeypatch) -> list[str]:
+    """The operations sent to the (real) renderer processes."""
+    sent: list[str] = []
+    original = isolation.RendererPool.request
+
+    def request(pool, payload, **kwargs):
+        sent.append(payload["op"])
+        return original(pool, payload, **kwargs)
+
+    monkeypatch.setattr(isolation.RendererPool, "request", request)
+    return sent
+
+
+def chained(*values, output=None) -> dict:
+    """Transform steps a, b, c... each depending on the one before, with these config values."""
+    ids = "abcdefgh"
+    return steps(
+        *(
+            {
+                "id": ids[i],
+                "type": "transform",
+                "config": {"value": value},
+                **({"depends_on": [ids[i - 1]]} if i else {}),
+            }
+            for i, value in enumerate(values)
+        ),
+        output=output,
+    )
+
+
+def test_a_chain_of_pure_steps_and_the_output_are_rendered_in_one_renderer_round_trip(renderer_requests):
+    execution = run(
+        make_execution(
+            chained(
+                "{{ input.name }}",
+                "{{ steps.a.output | upper }}",
+                "{{ steps.b.output | length }}",
+                output={"shout": "{{ steps.b.output }}", "count": "{{ steps.c.output }}"},
+            ),
+            input={"name": "ada"},
+        )
+    )
+    assert (execution.status, execution.output) == (ExecutionStatus.COMPLETED, {"shout": "ADA", "count": 3})
+    assert {k: r.output for k, r in step_runs(execution).items()} == {"a": "ada", "b": "ADA", "c": 3}
+    assert renderer_requests == ["chain"]  # four renders before, four round trips
+
+
+def test_a_render_error_in_a_chain_is_reported_by_the_steps_own_render(renderer_requests):
+    execution = run(
+        make_execution(chained("{{ input.n }}", "{{ steps.a.output / 0 }}", "{{ steps.b.output }}"), {"n": 1})
+    )
+    assert execution.status == ExecutionStatus.FAILED
+    records = step_runs(execution)
+    assert records["a"].output == 1
+    assert records["b"].status == StepStatus.FAILED
+    assert records["b"].error.startswith("steps.b.config.value: ZeroDivisionError")
+    assert records["c"].status == StepStatus.SKIPPED
+    assert renderer_requests == ["chain", "render"]
+
+
+def test_renders_that_assumed_the_output_of_a_step_that_failed_are_done_again(renderer_requests, settings):
+    settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES = 100
+    definition = steps(
+        {"id": "big", "type": "transform", "config": {"value": "{{ 'x' * 200 }}"}},  # over the cap: fails
+        {"id": "small", "type": "transform", "config": {"value": "{{ input.n }}"}},
+        {"id": "after", "type": "transform", "depends_on": ["big", "small"], "config": {"value": "{{ 1 }}"}},
+    )
+    execution = run(make_execution(definition, {"n": 5}))
+    records = step_runs(execution)
+    assert "over the limit of 100 bytes" in records["big"].error
+    assert (records["small"].status, records["small"].output) == (StepStatus.COMPLETED, 5)
+    assert records["after"].status == StepStatus.SKIPPED
+    assert renderer_requests == ["chain", "render"]  # "small" again, on its own
+
+
+def test_a_step_with_secrets_ends_a_chain(renderer_requests, monkeypatch):
+    monkeypatch.setattr(runner, "project_secrets_use", lambda **kwargs: {"TOKEN": "s3cr3t-value"})
+    definition = chained(
+        "{{ input.n }}", "{{ steps.a.output + 1 }}", "{{ secrets.TOKEN | length }}", "{{ steps.c.output }}"
+    )
+    execution = run(make_execution(definition, {"n": 1}))
+    assert execution.output == {"a": 1, "b": 2, "c": 12, "d": 12}
+    assert renderer_requests == ["chain", "render", "render"]  # a and b; c with its secret; d alone
 
 
 def test_a_cancellation_is_seen_between_pure_levels_once_a_heartbeat_is_due(settings):

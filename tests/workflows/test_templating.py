@@ -5,7 +5,14 @@ import time
 
 import pytest
 
-from workflows.templating import MAX_RENDERED_CHARS, TemplateRenderError, isolation, render, syntax_errors
+from workflows.templating import (
+    MAX_RENDERED_CHARS,
+    TemplateRenderError,
+    isolation,
+    render,
+    render_chain,
+    syntax_errors,
+)
 
 CONTEXT = {
     "input": {"name": "Ann", "count": 3, "tags": ["a", "b"], "profile": {"city": "Oslo"}, "flag": True},
@@ -265,3 +272,22 @@ def test_this_process_never_compiles_a_template():
 
     with pytest.raises(RuntimeError, match="only in a renderer process"):
         compile_template("{{ 1 }}")
+
+
+def test_render_chain_binds_each_items_output_for_the_next_and_stops_at_the_first_error():
+    items = [
+        {"value": {"value": "{{ input.n + 1 }}"}, "path": "steps.a.config", "bind": "a", "key": "value"},
+        {"value": {"value": "{{ steps.a.output * 2 }}"}, "path": "steps.b.config", "bind": "b", "key": "value"},
+        {"value": "{{ steps.b.output / 0 }}", "path": "output"},
+        {"value": "{{ steps.b.output }}", "path": "never"},
+    ]
+    context = {"input": {"n": 2}, "steps": {}}
+    assert render_chain(items, context) == [{"value": 3}, {"value": 6}]
+    assert context == {"input": {"n": 2}, "steps": {}}  # the caller's context is not changed
+    assert render_chain(items[:2] + items[3:], context) == [{"value": 3}, {"value": 6}, 6]
+
+
+def test_render_chain_sends_nothing_for_fewer_than_two_templates(monkeypatch):
+    monkeypatch.setattr(isolation, "render_chain", lambda *args, **kwargs: pytest.fail("sent to a renderer"))
+    items = [{"value": {"value": 1}, "path": "a", "bind": "a", "key": "value"}, {"value": "{{ 1 }}", "path": "b"}]
+    assert render_chain(items, {}) == []

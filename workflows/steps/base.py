@@ -26,6 +26,9 @@ class StepType:
     # A pure step has no side effect outside its output and returns at once: the runner runs it inline and writes
     # its record with the next durable point (a crash before it only means running it again).
     pure: bool = False
+    # A pure step whose output is this key of its rendered config (transform: "value"): the runner renders a
+    # chain of such steps, and the workflow's output after them, in one renderer round trip.
+    output_key: str | None = None
 
     def validate_config(self, config) -> dict[str, list[str]]:
         """Problems in a config as written in the definition (template strings are accepted where values go).

@@ -8,6 +8,7 @@ class TransformStep(StepType):
 
     name = "transform"
     pure = True
+    output_key = "value"
     default_retry = {"max_attempts": 1, "backoff_seconds": 0.0}
 
     def config_errors(self, config: dict, *, rendered: bool) -> dict[str, list[str]]:

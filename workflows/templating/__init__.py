@@ -9,7 +9,7 @@ render: rendering to JSON values.
 """
 
 from workflows.templating.analysis import TemplateReferences, references, syntax_errors
-from workflows.templating.render import render
+from workflows.templating.render import render, render_chain
 from workflows.templating.sandbox import (
     CONTEXT_KEYS,
     ENV,
@@ -33,5 +33,6 @@ __all__ = [
     "join_path",
     "references",
     "render",
+    "render_chain",
     "syntax_errors",
 ]

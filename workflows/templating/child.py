@@ -119,17 +119,9 @@ class Renderer:
         if operation == "ping":
             return {"ok": True}
         if operation == "render":
-            path = request.get("path", "")
-            try:
-                return {"ok": render_in_process(request["value"], request["context"], path=path)}
-            except TemplateRenderError as exc:
-                return {"error": str(exc)}
-            except MemoryError:
-                self.restart = True
-                return {"error": self.memory_message(path)}
-            except RecursionError:
-                where = f"{path}: " if path else ""
-                return {"error": f"{where}template recursed too deeply"}
+            return self.render(request["value"], request["context"], request.get("path", ""))
+        if operation == "chain":
+            return {"ok": self.chain(request["items"], request["context"])}
         if operation == "check":
             found = []
             for source in request["sources"]:
@@ -142,6 +134,35 @@ class Renderer:
                     found.append("the template is nested too deeply")
             return {"ok": found}
         return {"error": f"unknown request {operation!r}"}
+
+    def render(self, value, context: dict, path: str) -> dict:
+        try:
+            return {"ok": render_in_process(value, context, path=path)}
+        except TemplateRenderError as exc:
+            return {"error": str(exc)}
+        except MemoryError:
+            self.restart = True
+            return {"error": self.memory_message(path)}
+        except RecursionError:
+            where = f"{path}: " if path else ""
+            return {"error": f"{where}template recursed too deeply"}
+
+    def chain(self, items: list[dict], context: dict) -> list:
+        """Render items in order, each seeing ``steps.<bind>.output`` of the items before it (the value of their
+        rendered ``key``), as the runner's context would; stops at the first error (the runner renders that item
+        again on its own, and gets the error there)."""
+        steps = dict(context.get("steps", {}))
+        context = {**context, "steps": steps}
+        rendered = []
+        for item in items:
+            reply = self.render(item["value"], context, item["path"])
+            if "ok" not in reply:
+                break
+            value = reply["ok"]
+            rendered.append(value)
+            if item.get("bind"):
+                steps[item["bind"]] = {"output": value.get(item["key"]) if isinstance(value, dict) else None}
+        return rendered
 
     def reply(self, request_bytes: bytes) -> bytes:
         try:

@@ -270,6 +270,17 @@ def render(value, context: dict, *, path: str = "", on_wait: Callable[[], object
     return _reply(pool().request(request, on_wait=on_wait))
 
 
+def render_chain(items: list[dict], context: dict, *, on_wait: Callable[[], object] | None = None) -> list:
+    """Several renders in one round trip: ``items`` are ``{"value", "path", "bind", "key"}``; an item with a
+    ``bind`` makes its rendered ``key`` that step's ``steps.<bind>.output`` for the items after it.
+
+    Returns the rendered values of the items before the first that failed (none when the renderer failed): a
+    cache for the caller, which renders what is missing with ``render`` and gets each error there, under each
+    render's own limits.
+    """
+    return pool().request({"op": "chain", "items": items, "context": context}, on_wait=on_wait).get("ok", [])
+
+
 def check(sources: list[str]) -> list[str | None]:
     """For each template source, why it cannot be saved (syntax, a constant part over a limit) or None."""
     if not sources:

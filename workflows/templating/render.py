@@ -169,6 +169,16 @@ def render(value, context: dict, *, path: str = "", on_wait: Callable[[], object
     return isolation.render(value, context, path=path, on_wait=on_wait)
 
 
+def render_chain(items: list[dict], context: dict, *, on_wait: Callable[[], object] | None = None) -> list:
+    """The renders of several values in one renderer round trip, each item seeing the ones before it bound as
+    ``steps.<bind>.output`` (isolation.render_chain): the rendered values of the items before the first that
+    failed. Nothing is sent when fewer than two items hold a template: ``render`` costs them no more.
+    """
+    if sum(_has_template(item["value"]) for item in items) < 2:
+        return []
+    return isolation.render_chain(items, context, on_wait=on_wait)
+
+
 def render_in_process(value, context: dict, *, path: str = ""):
     """``render`` in this very process, without its limits: only for the renderer process (templating.child)."""
     outer = render_deadline.deadline is None
