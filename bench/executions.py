@@ -9,6 +9,8 @@ and finished_at; no-ops: the times the first and last INCR saw). So neither incl
 this process and would take CPU from the worker.
 
 Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--concurrency 2] [--clients 8]
+       [--profile SECONDS]  (py-spy on the worker's pool for that long while it drains the worker-only queue;
+                             then the functions with the largest share of the tasks' samples)
 """
 
 import argparse
@@ -21,7 +23,19 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
-from harness import ROOT, Worker, base_env, drop_database, gunicorn, login, manage, recreate_database, write_result
+from harness import (
+    ROOT,
+    Worker,
+    base_env,
+    drop_database,
+    gunicorn,
+    login,
+    manage,
+    profile_lines,
+    py_spy,
+    recreate_database,
+    write_result,
+)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))  # the bench process loads Django (config.settings.production) to count rows
@@ -29,6 +43,7 @@ if str(ROOT) not in sys.path:
 PASSWORD = "bench-password-Zx81!"
 COUNTER_KEY = "bench:noop:done"
 FIRST_KEY, LAST_KEY = "bench:noop:first", "bench:noop:last"
+PROFILE = ROOT / "bench" / "results" / "executions-worker.pyspy"
 
 SEED = """
 from accounts.models import User
@@ -118,8 +133,10 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
     }
 
 
-def run_worker_only(workflow_id: str, count: int, queue: str) -> dict:
-    """Executions queued by the service directly (no HTTP), drained by the worker: what the worker alone sustains."""
+def run_worker_only(workflow_id: str, count: int, queue: str, profile: tuple[int, float] | None = None) -> dict:
+    """Executions queued by the service directly (no HTTP), drained by the worker: what the worker alone sustains.
+
+    `profile`: (worker pid, seconds) to sample the worker with py-spy while it drains (the figure is then lower)."""
     from django.db.models import Max, Min
 
     from projects.permissions import OPERATOR
@@ -132,11 +149,14 @@ def run_worker_only(workflow_id: str, count: int, queue: str) -> dict:
             execution_start(role=OPERATOR, workflow=workflow, input={"name": f"user {n}"}, actor=None)[0].pk
             for n in range(count)
         ]
+    spy = py_spy(profile[0], profile[1], PROFILE) if profile else None
     batch = Execution.objects.filter(pk__in=ids)
     while batch.filter(status="completed").count() < count:
         if batch.filter(status="failed").exists():
             raise SystemExit("an execution failed: " + batch.filter(status="failed").first().error)
         time.sleep(0.05)
+    if spy is not None and spy.wait() != 0:
+        raise SystemExit(f"py-spy failed: {spy.stderr.read().decode(errors='replace')[-500:]}")
     span = batch.aggregate(first=Min("started_at"), last=Max("finished_at"))
     seconds = (span["last"] - span["first"]).total_seconds()
     return {"count": count, "seconds": round(seconds, 3), "per_second": round(count / seconds, 1)}
@@ -171,6 +191,7 @@ def main():
     parser.add_argument("--noop", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork) in the one worker")
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients")
+    parser.add_argument("--profile", type=float, metavar="SECONDS", help="py-spy the worker-only drain that long")
     args = parser.parse_args()
 
     database, queue = "aiassistant_bench_wf", f"bench-{uuid.uuid4().hex[:8]}"
@@ -191,6 +212,8 @@ def main():
             executions = run_executions(base, token, workflow_id, args.executions, args.clients)
         run_worker_only(workflow_id, 20, queue)  # warm-up of the paused path
         worker_only = run_worker_only(workflow_id, args.executions, queue)
+        if args.profile:
+            run_worker_only(workflow_id, args.executions, queue, profile=(worker.proc.pid, args.profile))
         noop_result = run_noop(queue, args.noop)
     finally:
         if worker is not None:
@@ -227,6 +250,9 @@ def main():
     )
     print(f"ratio executions / no-op:                 {ratio:8.3f}  (worker only: {results['ratio_worker_only']:.3f})")
     print(f"written to {write_result('executions', results)}")
+    if args.profile:
+        print(f"\nprofile of the worker-only drain ({PROFILE}):")
+        print("\n".join(profile_lines(PROFILE, "execution_run (runner.py)")))
 
 
 if __name__ == "__main__":

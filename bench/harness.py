@@ -253,3 +253,30 @@ def write_result(name: str, data: dict) -> Path:
     path = out / f"{name}.json"
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """Sample a process and its children (a worker's pool, gunicorn's workers) for `seconds` into a raw profile."""
+    spy = str(Path(PYTHON).with_name("py-spy"))
+    args = [spy, "record", "--subprocesses", "--nonblocking", "-p", str(pid), "-d", str(int(seconds)), "-r", "200"]
+    return subprocess.Popen([*args, "-f", "raw", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def profile_lines(raw: Path, inside: str, top: int = 25) -> list[str]:
+    """The functions with the largest inclusive share of the samples whose stack goes through `inside`."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        # "name (path/to/file.py:123)" -> "name (file.py)": a function counts once per sample, wherever it sits
+        names = {re.sub(r" \((?:.*/)?([^/:]+):\d+\)$", r" (\1)", frame) for frame in stack.split(";")}
+        if inside not in names:
+            continue
+        samples = int(count)
+        total += samples
+        for name in names:
+            if not name.startswith("process "):
+                inclusive[name] = inclusive.get(name, 0) + samples
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])
+    below = [(name, n) for name, n in ranked if n < total][:top]  # not the frames every sample shares
+    return [f"{total} samples through {inside}"] + [f"{100 * n / total:5.1f} %  {name}" for name, n in below]

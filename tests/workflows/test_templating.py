@@ -291,3 +291,15 @@ def test_render_chain_sends_nothing_for_fewer_than_two_templates(monkeypatch):
     monkeypatch.setattr(isolation, "render_chain", lambda *args, **kwargs: pytest.fail("sent to a renderer"))
     items = [{"value": {"value": 1}, "path": "a", "bind": "a", "key": "value"}, {"value": "{{ 1 }}", "path": "b"}]
     assert render_chain(items, {}) == []
+
+
+def test_references_are_analysed_once_per_source_and_handed_out_as_copies():
+    from workflows.templating import analysis, references
+
+    source = "{{ secrets.A ~ steps.x.output }}"
+    first = references({"v": source}, "config")["config.v"]
+    first.secret_names.add("B")
+    hits = analysis._source_references.cache_info().hits
+    again = references({"v": source}, "config")["config.v"]
+    assert (again.secret_names, again.step_ids) == ({"A"}, {"x"})
+    assert analysis._source_references.cache_info().hits == hits + 1

@@ -4,7 +4,8 @@ Project secrets (``secrets.NAME``) are found here too: the runner decrypts only 
 template must name each one literally (``secrets.API_TOKEN`` or ``secrets["API_TOKEN"]``, never ``secrets[x]``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from jinja2 import TemplateSyntaxError, nodes
 
@@ -70,29 +71,40 @@ def _step_id_of(node) -> str | None:
 
 def references(value, path: str) -> dict[str, TemplateReferences]:
     """For every template string inside ``value`` (syntax errors skipped), what it reads, by JSON path."""
-    from jinja2 import meta
-
     found: dict[str, TemplateReferences] = {}
     for string_path, source in _walk_strings(value, path):
-        if not is_template(source):
-            continue
-        try:
-            ast = parse(source)
-        except TemplateSyntaxError:
-            continue
-        refs = TemplateReferences(names=set(meta.find_undeclared_variables(ast)) - set(ENV.globals))
-        refs.steps_shadowed = any(name.name == "steps" for name in ast.find_all(nodes.Name) if name.ctx != "load")
-        secret_lookups = 0
-        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-            step_id = _step_id_of(node)
-            if step_id is not None:
-                refs.step_ids.add(step_id)
-            secret = _named(node, SECRETS)
-            if secret is not None:
-                refs.secret_names.add(secret)
-                secret_lookups += 1
-        if SECRETS in refs.names:
-            loads = sum(1 for name in ast.find_all(nodes.Name) if name.name == SECRETS and name.ctx == "load")
-            refs.secrets_dynamic = loads > secret_lookups
-        found[string_path] = refs
+        if is_template(source):
+            refs = _source_references(source)
+            if refs is not None:
+                # A copy: the cached one stays as it is whatever the caller does with it.
+                found[string_path] = replace(
+                    refs, names=set(refs.names), step_ids=set(refs.step_ids), secret_names=set(refs.secret_names)
+                )
     return found
+
+
+@lru_cache(maxsize=1024)
+def _source_references(source: str) -> TemplateReferences | None:
+    """What one template reads (cached: Jinja's analysis runs its code generator, a few ms for a workflow's
+    templates, which the runner asks again for every execution); None for a syntax error."""
+    from jinja2 import meta
+
+    try:
+        ast = parse(source)
+    except TemplateSyntaxError:
+        return None
+    refs = TemplateReferences(names=set(meta.find_undeclared_variables(ast)) - set(ENV.globals))
+    refs.steps_shadowed = any(name.name == "steps" for name in ast.find_all(nodes.Name) if name.ctx != "load")
+    secret_lookups = 0
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        step_id = _step_id_of(node)
+        if step_id is not None:
+            refs.step_ids.add(step_id)
+        secret = _named(node, SECRETS)
+        if secret is not None:
+            refs.secret_names.add(secret)
+            secret_lookups += 1
+    if SECRETS in refs.names:
+        loads = sum(1 for name in ast.find_all(nodes.Name) if name.name == SECRETS and name.ctx == "load")
+        refs.secrets_dynamic = loads > secret_lookups
+    return refs
