@@ -19,6 +19,7 @@ How it stays correct when deliveries are duplicated or a worker dies (see docs/A
 import contextvars
 import copy
 import enum
+import functools
 import logging
 import os
 import socket
@@ -30,7 +31,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit import context as audit_context
@@ -41,10 +42,20 @@ from common.errors import QuotaExceeded
 from common.metrics import record_execution_finished
 from common.services import PREVIOUS_STATE
 from projects import quotas
+from projects.models import Project
 from projects.services import MissingSecrets, project_secrets_use
 from workflows.attempts import StepOutcome, run_step_attempts
 from workflows.definition import step_levels, step_secret_names
-from workflows.models import FINAL_STATUSES, Execution, ExecutionStatus, StepRun, StepStatus, json_size
+from workflows.models import (
+    FINAL_STATUSES,
+    Execution,
+    ExecutionStatus,
+    StepRun,
+    StepStatus,
+    Workflow,
+    WorkflowVersion,
+    json_size,
+)
 from workflows.records import StepRecords
 from workflows.steps import get_step_type
 from workflows.templating import TemplateRenderError, is_template, render, render_chain
@@ -90,10 +101,13 @@ def execution_run(*, execution_id, runner_id: str | None = None) -> None:
 
 def _claim(execution_id, runner_id: str) -> tuple[Execution, bool] | None:
     """The execution, now held by this runner, and whether no delivery claimed it before (it has no step records)."""
+    execution = _first_claim(execution_id, runner_id)
+    if execution is not None:
+        return execution, True
     with transaction.atomic():
         execution = (
             Execution.objects.select_for_update(of=("self",))
-            .select_related("workflow_version", "workflow__project")
+            .select_related("workflow__project")
             .filter(pk=execution_id)
             .first()
         )
@@ -135,6 +149,58 @@ def _claim(execution_id, runner_id: str) -> tuple[Execution, bool] | None:
         fields = ["status", "started_at", "heartbeat_at", "runner_id", "claims", "claims_progress", "updated_at"]
         execution.save(update_fields=fields)
         return execution, first_claim
+
+
+# Table names from the models' Meta; every value is a parameter.
+_FIRST_CLAIM_SQL = f"""
+    UPDATE {Execution._meta.db_table} AS e
+       SET status = %(running)s, started_at = %(now)s, heartbeat_at = %(now)s, runner_id = %(runner_id)s,
+           claims = 1, updated_at = %(now)s
+      FROM {Workflow._meta.db_table} AS w, {Project._meta.db_table} AS p
+     WHERE e.id = %(id)s AND e.status = %(pending)s AND e.started_at IS NULL AND e.claims = 0
+       AND NOT e.cancel_requested AND w.id = e.workflow_id AND p.id = w.project_id
+ RETURNING e.*, w.name AS claim_workflow_name, w.project_id AS claim_project_id, p.slug AS claim_project_slug
+"""  # noqa: S608  # nosec B608
+
+
+def _first_claim(execution_id, runner_id: str) -> Execution | None:
+    """The usual claim, of an execution no delivery has claimed (pending, never started, not cancelled), in one
+    statement: the row is updated where it stands and returned with its workflow's name and project (what the run
+    and its history need), with its history entry in the same transaction. None when it is not such an execution:
+    `_claim` then reads the row under a lock and decides (busy, stale, cancelled, claimed too often, finished).
+
+    Safe against a concurrent delivery: the second UPDATE waits for the first's row lock, then finds the row no
+    longer pending (PostgreSQL re-checks the WHERE clause on the updated row) and returns nothing."""
+    if settings.WORKFLOW_MAX_CLAIMS < 1 or connection.vendor != "postgresql":
+        return None  # SQLite (the embedded default) cannot return the joined rows of an UPDATE ... FROM
+    now = timezone.now()
+    params = {
+        "id": execution_id,
+        "runner_id": runner_id,
+        "now": now,
+        "pending": ExecutionStatus.PENDING,
+        "running": ExecutionStatus.RUNNING,
+    }
+    with transaction.atomic():
+        execution = next(iter(Execution.objects.raw(_FIRST_CLAIM_SQL, params)), None)
+        if execution is None:
+            return None
+        # The related rows as far as they were returned; any other field loads on first use (Django's deferred
+        # fields), as the secrets and quotas of http and llm steps do.
+        project = _loaded(Project, id=execution.claim_project_id, slug=execution.claim_project_slug)
+        execution.workflow = _loaded(
+            Workflow, id=execution.workflow_id, name=execution.claim_workflow_name, project_id=project.pk
+        )
+        execution.workflow.project = project
+        # An UPDATE, which django-auditlog's signals do not see: the history of the transition, explicitly.
+        record_change(execution, {"status": [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]})
+    return execution
+
+
+def _loaded(model, **values):
+    """An instance as loaded from the database with only these fields (Model.from_db; the others are deferred)."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(None, names, [values[name] for name in names])
 
 
 def _count_claim(execution: Execution) -> bool:
@@ -187,7 +253,7 @@ class _Run:
     def __init__(self, execution: Execution, runner_id: str, *, first_claim: bool = False):
         self.execution = execution
         self.runner_id = runner_id
-        self.definition = execution.workflow_version.definition
+        self.definition = _pinned_definition(execution.workflow_version_id)
         started_at = execution.started_at or timezone.now()  # set by _claim
         self.deadline = started_at + timedelta(seconds=settings.WORKFLOW_EXECUTION_TIME_LIMIT)
         self.stop = threading.Event()
@@ -532,6 +598,12 @@ class _Run:
         started = self.execution.started_at or now
         record_execution_finished(status=status, duration_seconds=(now - started).total_seconds())
         logger.info("execution %s %s", self.execution.pk, status)
+
+
+@functools.lru_cache(maxsize=256)
+def _pinned_definition(version_id) -> dict:
+    """A workflow version's definition, kept by this process: versions never change once written (read only)."""
+    return WorkflowVersion.objects.values_list("definition", flat=True).get(pk=version_id)
 
 
 def _pure(step: dict) -> bool:

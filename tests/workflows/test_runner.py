@@ -6,10 +6,11 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.models import ModelHistory
 from tests.factories import WorkflowFactory
 from tests.support import wait_for
 from workflows import runner
@@ -677,6 +678,86 @@ def test_first_claim_counts_without_reading_the_steps():
     assert execution.claims == 1
     claim = [query["sql"] for query in queries.captured_queries if "workflows_steprun" in query["sql"]]
     assert not any("COUNT(" in sql for sql in claim)
+
+
+def test_a_first_claim_is_one_statement_with_the_same_history_as_any_claim():
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": "{{ project.slug }}"}}))
+    with CaptureQueriesContext(connection) as queries:
+        runner._claim(execution.pk, "runner-1")
+    statements = [query["sql"] for query in queries.captured_queries if not query["sql"].startswith("SAVEPOINT")]
+    assert statements[0].lstrip().startswith("UPDATE workflows_execution AS e")
+    assert not any("FOR UPDATE" in sql for sql in statements)
+    assert len([sql for sql in statements if not sql.startswith("RELEASE")]) == 2  # the claim and its history
+    execution.refresh_from_db()
+    assert (execution.status, execution.runner_id, execution.claims) == (ExecutionStatus.RUNNING, "runner-1", 1)
+    assert execution.started_at == execution.heartbeat_at
+    entry = ModelHistory.objects.filter(object_pk=str(execution.pk)).latest("timestamp")
+    assert entry.changes == {"status": [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]}
+    assert entry.object_repr == str(execution)
+    assert entry.additional_data == {"project_id": str(execution.workflow.project_id)}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": ExecutionStatus.RUNNING, "heartbeat_at": timezone.now(), "runner_id": "other"},  # live: busy
+        {"cancel_requested": True},
+        {"claims": 1},
+    ],
+    ids=["running", "cancel-requested", "claimed-before"],
+)
+def test_anything_but_a_first_claim_takes_the_locked_read(fields):
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}), **fields)
+    assert runner._first_claim(execution.pk, "runner-1") is None
+    execution.refresh_from_db()
+    assert execution.runner_id == fields.get("runner_id", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_claiming_at_once_give_one_holder():
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+    holding, release, outcome = threading.Event(), threading.Event(), {}
+
+    def first_delivery():
+        with transaction.atomic():
+            outcome["first"] = runner._first_claim(execution.pk, "runner-1")
+            holding.set()
+            release.wait(10)  # the row stays locked, uncommitted
+        connection.close()
+
+    def second_delivery():
+        try:
+            outcome["second"] = runner._claim(execution.pk, "runner-2")
+        except runner.ExecutionBusy as exc:
+            outcome["second"] = exc
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_delivery)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=second_delivery)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first one's row lock
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert outcome["first"] is not None
+    assert isinstance(outcome["second"], runner.ExecutionBusy)
+    execution.refresh_from_db()
+    assert (execution.runner_id, execution.claims) == ("runner-1", 1)
+
+
+def test_a_pinned_definition_is_read_once_per_process():
+    execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}))
+    runner._pinned_definition.cache_clear()
+    with CaptureQueriesContext(connection) as queries:
+        first = runner._pinned_definition(execution.workflow_version_id)
+        again = runner._pinned_definition(execution.workflow_version_id)
+    assert first is again
+    assert first == execution.workflow_version.definition
+    assert len(queries.captured_queries) == 1
 
 
 def test_unexpected_exception_in_the_runner_fails_the_execution(monkeypatch, caplog):
