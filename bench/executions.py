@@ -9,6 +9,8 @@ and finished_at; no-ops: the times the first and last INCR saw). So neither incl
 this process and would take CPU from the worker.
 
 Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--concurrency 2] [--clients 8]
+       [--rounds 3]  (worker-only / no-op pairs, alternating which goes first; medians, and the CPU each task
+                      cost the worker, PostgreSQL and Redis)
        [--profile SECONDS]  (py-spy on the worker's pool for that long while it drains the worker-only queue;
                              then the functions with the largest share of the tasks' samples)
 """
@@ -16,17 +18,20 @@ Usage: .venv/bin/python bench/executions.py [--executions 500] [--noop 5000] [--
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 from celery import shared_task
 from harness import (
     ROOT,
     Worker,
     base_env,
+    cpu_seconds,
     drop_database,
     gunicorn,
     login,
@@ -91,12 +96,32 @@ class paused:
         self.app, self.queue = app, queue
 
     def __enter__(self):
-        replies = self.app.control.cancel_consumer(self.queue, reply=True, timeout=10)
+        # limit=1: the one worker's reply ends the wait (a broadcast otherwise waits the whole timeout for more).
+        replies = self.app.control.cancel_consumer(self.queue, reply=True, timeout=10, limit=1)
         if not replies:
             raise SystemExit("the worker did not answer the remote control (cancel_consumer)")
 
     def __exit__(self, *exc):
-        self.app.control.add_consumer(self.queue, reply=True, timeout=10)
+        self.app.control.add_consumer(self.queue, reply=True, timeout=10, limit=1)
+
+
+class cpu_per_task:
+    """CPU milliseconds per task, by process group, over a drain: the worker (its pool and their renderer processes),
+    PostgreSQL (every server process) and Redis. On 2 shared cores the CPU a task costs all of them together is
+    what bounds its rate."""
+
+    def __init__(self, worker_pid: int):
+        worker = psutil.Process(worker_pid)
+        self.groups = {
+            "worker": [worker, *worker.children(recursive=True)],
+            "postgres": [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] == "postgres"],
+            "redis": [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] == "redis-server"],
+        }
+        self.before = {name: cpu_seconds(procs) for name, procs in self.groups.items()}
+
+    def result(self, count: int) -> dict:
+        spent = {name: (cpu_seconds(procs) - self.before[name]) * 1000 / count for name, procs in self.groups.items()}
+        return {name: round(ms, 2) for name, ms in {**spent, "total": sum(spent.values())}.items()}
 
 
 def _post(url: str, token: str, body: dict) -> int:
@@ -133,10 +158,10 @@ def run_executions(base: str, token: str, workflow_id: str, count: int, clients:
     }
 
 
-def run_worker_only(workflow_id: str, count: int, queue: str, profile: tuple[int, float] | None = None) -> dict:
+def run_worker_only(workflow_id: str, count: int, queue: str, worker_pid: int, profile: float = 0) -> dict:
     """Executions queued by the service directly (no HTTP), drained by the worker: what the worker alone sustains.
 
-    `profile`: (worker pid, seconds) to sample the worker with py-spy while it drains (the figure is then lower)."""
+    `profile`: seconds to sample the worker with py-spy while it drains (the figure is then lower)."""
     from django.db.models import Max, Min
 
     from projects.permissions import OPERATOR
@@ -149,20 +174,22 @@ def run_worker_only(workflow_id: str, count: int, queue: str, profile: tuple[int
             execution_start(role=OPERATOR, workflow=workflow, input={"name": f"user {n}"}, actor=None)[0].pk
             for n in range(count)
         ]
-    spy = py_spy(profile[0], profile[1], PROFILE) if profile else None
+    cpu = cpu_per_task(worker_pid)
+    spy = py_spy(worker_pid, profile, PROFILE) if profile else None
     batch = Execution.objects.filter(pk__in=ids)
     while batch.filter(status="completed").count() < count:
         if batch.filter(status="failed").exists():
             raise SystemExit("an execution failed: " + batch.filter(status="failed").first().error)
-        time.sleep(0.05)
+        time.sleep(0.2)
+    cpu_ms = cpu.result(count)
     if spy is not None and spy.wait() != 0:
         raise SystemExit(f"py-spy failed: {spy.stderr.read().decode(errors='replace')[-500:]}")
     span = batch.aggregate(first=Min("started_at"), last=Max("finished_at"))
     seconds = (span["last"] - span["first"]).total_seconds()
-    return {"count": count, "seconds": round(seconds, 3), "per_second": round(count / seconds, 1)}
+    return {"count": count, "seconds": round(seconds, 3), "per_second": round(count / seconds, 1), "cpu_ms": cpu_ms}
 
 
-def run_noop(queue: str, count: int) -> dict:
+def run_noop(queue: str, count: int, worker_pid: int) -> dict:
     import redis
     from django.conf import settings
 
@@ -173,8 +200,10 @@ def run_noop(queue: str, count: int) -> dict:
         for _ in range(count):
             noop.apply_async(args=(count,), queue=queue)
         published = time.monotonic() - started
+    cpu = cpu_per_task(worker_pid)
     while client.get(LAST_KEY) is None:
         time.sleep(0.02)
+    cpu_ms = cpu.result(count)
     seconds = float(client.get(LAST_KEY)) - float(client.get(FIRST_KEY))
     client.delete(COUNTER_KEY, FIRST_KEY, LAST_KEY)
     return {
@@ -182,6 +211,7 @@ def run_noop(queue: str, count: int) -> dict:
         "seconds": round(seconds, 3),
         "per_second": round(count / seconds, 1),
         "publish_per_second": round(count / published, 1),
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -191,6 +221,7 @@ def main():
     parser.add_argument("--noop", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork) in the one worker")
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients")
+    parser.add_argument("--rounds", type=int, default=3, help="worker-only / no-op pairs, alternating (medians)")
     parser.add_argument("--profile", type=float, metavar="SECONDS", help="py-spy the worker-only drain that long")
     args = parser.parse_args()
 
@@ -210,23 +241,45 @@ def main():
             token = login(base, "bench@example.com", PASSWORD)
             run_executions(base, token, workflow_id, 20, args.clients)  # warm-up: connections, imports
             executions = run_executions(base, token, workflow_id, args.executions, args.clients)
-        run_worker_only(workflow_id, 20, queue)  # warm-up of the paused path
-        worker_only = run_worker_only(workflow_id, args.executions, queue)
+        pid = worker.proc.pid
+        run_worker_only(workflow_id, 20, queue, pid)  # warm-up of the paused path
+        rounds = []
+        for index in range(args.rounds):  # alternating which side goes first
+            pair = {}
+            for side in ("worker_only", "noop") if index % 2 == 0 else ("noop", "worker_only"):
+                if side == "noop":
+                    pair[side] = run_noop(queue, args.noop, pid)
+                else:
+                    pair[side] = run_worker_only(workflow_id, args.executions, queue, pid)
+            rounds.append(pair)
         if args.profile:
-            run_worker_only(workflow_id, args.executions, queue, profile=(worker.proc.pid, args.profile))
-        noop_result = run_noop(queue, args.noop)
+            run_worker_only(workflow_id, args.executions, queue, pid, profile=args.profile)
     finally:
         if worker is not None:
             worker.stop()
         drop_database(database)
 
-    ratio = executions["per_second"] / noop_result["per_second"]
+    def median(side: str, key: str) -> float:
+        return round(statistics.median(pair[side][key] for pair in rounds), 1)
+
+    worker_only_rate, noop_rate = median("worker_only", "per_second"), median("noop", "per_second")
+    ratios = [round(pair["worker_only"]["per_second"] / pair["noop"]["per_second"], 3) for pair in rounds]
+    cpu = {
+        side: {
+            group: statistics.median(pair[side]["cpu_ms"][group] for pair in rounds)
+            for group in rounds[0][side]["cpu_ms"]
+        }
+        for side in ("worker_only", "noop")
+    }
     results = {
         "executions_end_to_end": executions,
-        "executions_worker_only": worker_only,
-        "noop_task_ceiling": noop_result,
-        "ratio": round(ratio, 3),
-        "ratio_worker_only": round(worker_only["per_second"] / noop_result["per_second"], 3),
+        "rounds": rounds,
+        "executions_worker_only_per_second": worker_only_rate,
+        "noop_per_second": noop_rate,
+        "ratio": round(executions["per_second"] / noop_rate, 3),
+        "ratio_worker_only": statistics.median(ratios),
+        "ratio_worker_only_rounds": ratios,
+        "cpu_ms_per_task": cpu,
         "worker_concurrency": args.concurrency,
         "api_clients": args.clients,
         "cpus": os.cpu_count(),
@@ -234,21 +287,21 @@ def main():
     }
     print(
         f"worker: 1 (prefork, concurrency {args.concurrency}); broker {env['CELERY_BROKER_URL']}; "
-        f"gunicorn 2 workers; {args.clients} API clients"
+        f"gunicorn 2 workers; {args.clients} API clients; {args.rounds} rounds (medians)"
     )
     print(
         f"end-to-end executions (3-step transform): {executions['per_second']:8.1f}/s "
         f"({executions['count']} in {executions['seconds']}s; API accepted {executions['api_accept_per_second']}/s)"
     )
+    print(f"executions queued without the API:        {worker_only_rate:8.1f}/s ({args.executions} per round)")
+    print(f"no-op Celery task ceiling:                {noop_rate:8.1f}/s ({args.noop} per round)")
     print(
-        f"executions queued without the API:        {worker_only['per_second']:8.1f}/s "
-        f"({worker_only['count']} in {worker_only['seconds']}s)"
+        f"ratio executions / no-op:                 {results['ratio']:8.3f}  "
+        f"(worker only: {results['ratio_worker_only']:.3f}, rounds {ratios})"
     )
-    print(
-        f"no-op Celery task ceiling:                {noop_result['per_second']:8.1f}/s "
-        f"({noop_result['count']} in {noop_result['seconds']}s)"
-    )
-    print(f"ratio executions / no-op:                 {ratio:8.3f}  (worker only: {results['ratio_worker_only']:.3f})")
+    for side, label in (("worker_only", "an execution"), ("noop", "a no-op task")):
+        groups = ", ".join(f"{group} {ms:.2f}" for group, ms in cpu[side].items())
+        print(f"CPU ms per task, {label:13s} {groups}")
     print(f"written to {write_result('executions', results)}")
     if args.profile:
         print(f"\nprofile of the worker-only drain ({PROFILE}):")
