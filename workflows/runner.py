@@ -160,7 +160,7 @@ _FIRST_CLAIM_SQL = f"""
      WHERE e.id = %(id)s AND e.status = %(pending)s AND e.started_at IS NULL AND e.claims = 0
        AND NOT e.cancel_requested AND w.id = e.workflow_id AND p.id = w.project_id
  RETURNING e.*, w.name AS claim_workflow_name, w.project_id AS claim_project_id, p.slug AS claim_project_slug
-"""  # noqa: S608  # nosec B608
+"""  # noqa: S608
 
 
 def _first_claim(execution_id, runner_id: str) -> Execution | None:
@@ -187,10 +187,12 @@ def _first_claim(execution_id, runner_id: str) -> Execution | None:
             return None
         # The related rows as far as they were returned; any other field loads on first use (Django's deferred
         # fields), as the secrets and quotas of http and llm steps do.
-        project = _loaded(Project, id=execution.claim_project_id, slug=execution.claim_project_slug)
-        execution.workflow = _loaded(
-            Workflow, id=execution.workflow_id, name=execution.claim_workflow_name, project_id=project.pk
+        returned = execution.__dict__
+        name, project_id, slug = (
+            returned.pop(f"claim_{key}") for key in ("workflow_name", "project_id", "project_slug")
         )
+        project = _loaded(Project, id=project_id, slug=slug)
+        execution.workflow = _loaded(Workflow, id=execution.workflow_id, name=name, project_id=project_id)
         execution.workflow.project = project
         # An UPDATE, which django-auditlog's signals do not see: the history of the transition, explicitly.
         record_change(execution, {"status": [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]})
