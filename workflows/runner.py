@@ -160,7 +160,7 @@ _FIRST_CLAIM_SQL = f"""
      WHERE e.id = %(id)s AND e.status = %(pending)s AND e.started_at IS NULL AND e.claims = 0
        AND NOT e.cancel_requested AND w.id = e.workflow_id AND p.id = w.project_id
  RETURNING e.*, w.name AS claim_workflow_name, w.project_id AS claim_project_id, p.slug AS claim_project_slug
-"""  # noqa: S608
+"""  # noqa: S608  # nosec B608
 
 
 def _first_claim(execution_id, runner_id: str) -> Execution | None:
