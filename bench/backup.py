@@ -8,7 +8,8 @@ It creates the database aiassistant_bench, migrates it, fills a wide table with 
 size, measures `manage.py backup`'s peak memory, grows the table to the large size (at least 1 GB), then times
 in one run: raw pg_dump -Fc to a local file, `manage.py backup` (local folder storage), raw pg_restore of that
 file into an empty database, `manage.py restore --no-safety-backup --target-database` into another empty
-database; with --s3 also `manage.py backup` into moto's standalone S3 server (a stand-in for S3 on localhost,
+database, and the floor under both: `pg_dump -Z0` to a file and `pg_restore` of it (what `manage.py backup`
+and `restore` run, on the uncompressed stream, so neither can be faster); with --s3 also `manage.py backup` into moto's standalone S3 server (a stand-in for S3 on localhost,
 not a measure of real S3 throughput). Every database and file it made is dropped at the end. Results are
 printed and written to bench/results/backup.json.
 """
@@ -31,6 +32,7 @@ PY = sys.executable
 DB = "aiassistant_bench"
 RESTORE_RAW = "aiassistant_bench_raw_restore"
 RESTORE_APP = "aiassistant_bench_app_restore"
+RESTORE_FLOOR = "aiassistant_bench_floor_restore"
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 PG_ENV = {**os.environ, "PGHOST": PG["host"], "PGPORT": PG["port"], "PGUSER": PG["user"]}
 RESTORE_FLAGS = ["--single-transaction", "--exit-on-error", "--clean", "--if-exists", "--no-owner", "--no-privileges"]
@@ -113,7 +115,7 @@ def main() -> None:
     results: dict = {"command": "python bench/backup.py " + " ".join(sys.argv[1:]), "cpus": os.cpu_count()}
     moto = None
     try:
-        for name in (DB, RESTORE_RAW, RESTORE_APP):
+        for name in (DB, RESTORE_RAW, RESTORE_APP, RESTORE_FLOOR):
             psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         psql(f"CREATE DATABASE {DB}")
         run([*manage, "migrate", "--no-input", "-v0"], app_env)
@@ -124,8 +126,15 @@ def main() -> None:
         grow_to(args.large_mb * 1024 * 1024)
         large_db = db_size(DB)
 
-        raw_file = work / "raw.dump"
-        samples: dict[str, list] = {"raw_dump": [], "app_backup": [], "raw_restore": [], "app_restore": []}
+        raw_file, floor_file = work / "raw.dump", work / "floor.dump"
+        samples: dict[str, list] = {
+            "raw_dump": [],
+            "app_backup": [],
+            "floor_dump": [],
+            "raw_restore": [],
+            "app_restore": [],
+            "floor_restore": [],
+        }
 
         # Other processes share these CPUs: alternate which of raw and app goes first, CHECKPOINT before every
         # timed run (so neither pays for the other's writes), and keep the best of each.
@@ -133,21 +142,29 @@ def main() -> None:
             psql("CHECKPOINT")
             samples[kind].append(run(cmd, env))
 
+        # The floor: what `manage.py backup` and `restore` cannot go below, since they run these very programs on
+        # an uncompressed dump (`pg_dump -Z0` to a file: no compression at all; `pg_restore` of that file).
         raw_dump_cmd = ["pg_dump", "--format=custom", f"--file={raw_file}", DB]
+        floor_dump_cmd = ["pg_dump", "--format=custom", "--compress=0", f"--file={floor_file}", DB]
         for i in range(args.repeat):
-            pair = [("raw_dump", raw_dump_cmd, None), ("app_backup", [*manage, "backup"], app_env)]
-            for kind, cmd, env in pair if i % 2 == 0 else reversed(pair):
+            trio = [
+                ("raw_dump", raw_dump_cmd, None),
+                ("app_backup", [*manage, "backup"], app_env),
+                ("floor_dump", floor_dump_cmd, None),
+            ]
+            for kind, cmd, env in trio[i % 3 :] + trio[: i % 3]:  # each goes first in turn
                 timed(kind, cmd, env)
         for i in range(args.repeat):
-            for name in (RESTORE_RAW, RESTORE_APP):  # both targets exist and are empty before each timing
+            for name in (RESTORE_RAW, RESTORE_APP, RESTORE_FLOOR):  # every target exists and is empty before each
                 psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 psql(f"CREATE DATABASE {name}")
             app_cmd = [*manage, "restore", "latest", "--yes", "--no-safety-backup", "--target-database", RESTORE_APP]
-            pair = [
+            trio = [
                 ("raw_restore", ["pg_restore", *RESTORE_FLAGS, f"--dbname={RESTORE_RAW}", str(raw_file)], None),
                 ("app_restore", app_cmd, app_env),
+                ("floor_restore", ["pg_restore", *RESTORE_FLAGS, f"--dbname={RESTORE_FLOOR}", str(floor_file)], None),
             ]
-            for kind, cmd, env in pair if i % 2 == 0 else reversed(pair):
+            for kind, cmd, env in trio[i % 3 :] + trio[: i % 3]:
                 timed(kind, cmd, env)
         best = {k: min(v, key=lambda r: r["seconds"]) for k, v in samples.items()}
         raw_dump, app_backup, raw_restore, app_restore = (
@@ -156,6 +173,7 @@ def main() -> None:
             best["raw_restore"],
             best["app_restore"],
         )
+        floor_dump, floor_restore = best["floor_dump"], best["floor_restore"]
         # Inside the process (without Python and Django start-up, ~1 s): the record's duration, the restore's own.
         in_process_backup = min(
             float(x)
@@ -194,6 +212,11 @@ def main() -> None:
                 "manage_backup_seconds": app_backup["seconds"],
                 "backup_ratio": app_backup["seconds"] / raw_dump["seconds"],
                 "raw_pg_restore_seconds": raw_restore["seconds"],
+                "floor_pg_dump_z0_seconds": floor_dump["seconds"],
+                "floor_pg_dump_z0_ratio": floor_dump["seconds"] / raw_dump["seconds"],
+                "floor_pg_restore_z0_seconds": floor_restore["seconds"],
+                "floor_pg_restore_z0_ratio": floor_restore["seconds"] / raw_restore["seconds"],
+                "floor_dump_bytes": floor_file.stat().st_size,
                 "manage_restore_seconds": app_restore["seconds"],
                 "restore_ratio": app_restore["seconds"] / raw_restore["seconds"],
                 "backup_peak_rss_bytes": app_backup["peak_rss_bytes"],
@@ -243,7 +266,7 @@ def main() -> None:
     finally:
         if moto is not None:
             moto.stop()
-        for name in (DB, RESTORE_RAW, RESTORE_APP):
+        for name in (DB, RESTORE_RAW, RESTORE_APP, RESTORE_FLOOR):
             psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         shutil.rmtree(work, ignore_errors=True)
 
@@ -263,6 +286,12 @@ def main() -> None:
     print(
         f"restore: raw pg_restore {lg['raw_pg_restore_seconds']:.1f} s, "
         f"manage.py restore {lg['manage_restore_seconds']:.1f} s, ratio {lg['restore_ratio']:.2f}"
+    )
+    print(
+        f"floor  : pg_dump -Z0 to a file {lg['floor_pg_dump_z0_seconds']:.1f} s "
+        f"(ratio {lg['floor_pg_dump_z0_ratio']:.2f} of raw pg_dump; {lg['floor_dump_bytes'] / mib:.0f} MiB), "
+        f"pg_restore of it {lg['floor_pg_restore_z0_seconds']:.1f} s "
+        f"(ratio {lg['floor_pg_restore_z0_ratio']:.2f} of raw pg_restore)"
     )
     print(
         f"backup peak RSS: {results['small']['backup_peak_rss_bytes'] / mib:.0f} MiB at "
