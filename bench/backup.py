@@ -9,9 +9,9 @@ size, measures `manage.py backup`'s peak memory, grows the table to the large si
 in one run: raw pg_dump -Fc to a local file, `manage.py backup` (local folder storage), raw pg_restore of that
 file into an empty database, `manage.py restore --no-safety-backup --target-database` into another empty
 database, and the floor under both: `pg_dump -Z0` to a file and `pg_restore` of it (what `manage.py backup`
-and `restore` run, on the uncompressed stream, so neither can be faster); with --s3 also `manage.py backup` into moto's standalone S3 server (a stand-in for S3 on localhost,
-not a measure of real S3 throughput). Every database and file it made is dropped at the end. Results are
-printed and written to bench/results/backup.json.
+and `restore` run, on the uncompressed stream, so neither can be faster); with --s3 also `manage.py backup`
+into moto's standalone S3 server (a stand-in for S3 on localhost, not a measure of real S3 throughput). Every
+database and file it made is dropped at the end. Results are printed and written to bench/results/backup.json.
 """
 
 import argparse
