@@ -29,6 +29,7 @@ import psutil
 from celery import shared_task
 from harness import (
     ROOT,
+    TRANSFORM_WORKFLOW,
     Worker,
     base_env,
     cpu_seconds,
@@ -56,13 +57,7 @@ from projects.services import project_create
 from workflows.services import workflow_create
 user = User.objects.create_user(email="bench@example.com", password="{password}")
 project = project_create(name="Bench", actor=user)
-definition = {{"steps": [
-    {{"id": "greet", "type": "transform", "config": {{"value": {{"message": "Hello {{{{ input.name }}}}"}}}}}},
-    {{"id": "shout", "type": "transform", "depends_on": ["greet"],
-      "config": {{"value": "{{{{ steps.greet.output.message | upper }}}}"}}}},
-    {{"id": "count", "type": "transform", "depends_on": ["shout"],
-      "config": {{"value": "{{{{ steps.shout.output | length }}}}"}}}}],
-  "output": {{"greeting": "{{{{ steps.shout.output }}}}", "length": "{{{{ steps.count.output }}}}"}}}}
+definition = {definition!r}
 workflow = workflow_create(project=project, role="owner", name="bench", definition=definition, actor=user)
 print(workflow.id)
 """
@@ -231,7 +226,11 @@ def main():
     worker = None
     try:
         manage(env, "migrate", "--no-input")
-        workflow_id = manage(env, "shell", "-c", SEED.format(password=PASSWORD)).strip().splitlines()[-1]
+        workflow_id = (
+            manage(env, "shell", "-c", SEED.format(password=PASSWORD, definition=TRANSFORM_WORKFLOW))
+            .strip()
+            .splitlines()[-1]
+        )
         os.environ.update(env)
         import django
 

@@ -77,6 +77,26 @@ def drop_database(name: str) -> None:
     )
 
 
+# The workflow bench/executions.py and bench/runner_in_process.py run: three transform steps and a rendered output.
+TRANSFORM_WORKFLOW = {
+    "steps": [
+        {"id": "greet", "type": "transform", "config": {"value": {"message": "Hello {{ input.name }}"}}},
+        {
+            "id": "shout",
+            "type": "transform",
+            "depends_on": ["greet"],
+            "config": {"value": "{{ steps.greet.output.message | upper }}"},
+        },
+        {
+            "id": "count",
+            "type": "transform",
+            "depends_on": ["shout"],
+            "config": {"value": "{{ steps.shout.output | length }}"},
+        },
+    ],
+    "output": {"greeting": "{{ steps.shout.output }}", "length": "{{ steps.count.output }}"},
+}
+
 SEED = """
 from accounts.models import User
 from projects.services import project_create

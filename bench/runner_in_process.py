@@ -14,29 +14,10 @@ import statistics
 import sys
 import time
 
-from harness import ROOT, base_env, drop_database, manage, recreate_database
+from harness import ROOT, TRANSFORM_WORKFLOW, base_env, drop_database, manage, recreate_database
 
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
-
-DEFINITION = {
-    "steps": [
-        {"id": "greet", "type": "transform", "config": {"value": {"message": "Hello {{ input.name }}"}}},
-        {
-            "id": "shout",
-            "type": "transform",
-            "depends_on": ["greet"],
-            "config": {"value": "{{ steps.greet.output.message | upper }}"},
-        },
-        {
-            "id": "count",
-            "type": "transform",
-            "depends_on": ["shout"],
-            "config": {"value": "{{ steps.shout.output | length }}"},
-        },
-    ],
-    "output": {"greeting": "{{ steps.shout.output }}", "length": "{{ steps.count.output }}"},
-}
 
 
 def main() -> None:
@@ -74,7 +55,7 @@ def measure(count: int, profile: str | None) -> str:
 
     user = User.objects.create_user(email="bench@example.com", password="bench-password-Zx81!")
     project = project_create(name="Bench", actor=user)
-    workflow = workflow_create(project=project, role="owner", name="bench", definition=DEFINITION, actor=user)
+    workflow = workflow_create(project=project, role="owner", name="bench", definition=TRANSFORM_WORKFLOW, actor=user)
     version = workflow.versions.get()
     ids = [
         Execution.objects.create(workflow=workflow, workflow_version=version, input={"name": f"user {n}"}).pk

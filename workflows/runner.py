@@ -618,11 +618,7 @@ def _pure(step: dict) -> bool:
 
 def _chainable(step: dict) -> bool:
     """A pure step whose output is a key of its rendered config, without secrets: its render can be chained."""
-    try:
-        step_type = get_step_type(step["type"])
-    except KeyError:
-        return False
-    return step_type.pure and step_type.output_key is not None and not step_secret_names(step)
+    return _pure(step) and get_step_type(step["type"]).output_key is not None and not step_secret_names(step)
 
 
 def _config_path(step: dict) -> str:
