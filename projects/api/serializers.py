@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from common.serializers import StrictCharField, StrictEmailField, StrictSlugField
+from common.serializers import ColumnOutputMixin, StrictCharField, StrictEmailField, StrictSlugField
 from projects.models import SECRET_NAME_PATTERN, Invitation, InvitationStatus, Membership, Project, ProjectSecret, Role
 
 
-class ProjectOutputSerializer(serializers.ModelSerializer):
+class ProjectOutputSerializer(ColumnOutputMixin, serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices, read_only=True, help_text="The caller's role.")
 
     class Meta:
