@@ -52,12 +52,14 @@ class ColumnOutputMixin:
     ImproperlyConfigured when the class is first used, rather than giving a different answer.
     """
 
+    _column_plan: tuple  # set on each class that uses the mixin, the first time it is used
+
     @classmethod
     def column_plan(cls) -> tuple:
         """(name, source, conversion, whether the conversion takes the time zone) for each field."""
         plan = cls.__dict__.get("_column_plan")
         if plan is None:
-            fields = cls().fields.values()  # type: ignore[call-arg]  # a Serializer subclass
+            fields = cls().fields.values()  # type: ignore[attr-defined]  # mixed into a Serializer
             plan = tuple((field.field_name, field.source, *_conversion(cls, field)) for field in fields)
             cls._column_plan = plan
         return plan
