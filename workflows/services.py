@@ -10,12 +10,12 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import User
 from common.errors import Conflict, Invalid, PreconditionFailed, Unprocessable
 from common.metrics import record_execution_finished
+from common.models import prefetched_none
 from common.services import model_update
 from projects import quotas
 from projects.models import Project, Role
@@ -213,7 +213,7 @@ def execution_start(
         quotas.execution_consume(project=workflow.project)  # given back with the transaction if the save fails
         execution.save()
     # A new execution has no step runs yet: its response needs no query to find none.
-    prefetch_related_objects([execution], Prefetch("step_runs", queryset=StepRun.objects.none()))
+    prefetched_none(execution, "step_runs")
     transaction.on_commit(lambda: _enqueue(execution.pk))
     return execution, True
 
