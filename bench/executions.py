@@ -40,6 +40,7 @@ from harness import (
     profile_lines,
     py_spy,
     recreate_database,
+    service_processes,
     write_result,
 )
 
@@ -107,11 +108,7 @@ class cpu_per_task:
 
     def __init__(self, worker_pid: int):
         worker = psutil.Process(worker_pid)
-        self.groups = {
-            "worker": [worker, *worker.children(recursive=True)],
-            "postgres": [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] == "postgres"],
-            "redis": [proc for proc in psutil.process_iter(["name"]) if proc.info["name"] == "redis-server"],
-        }
+        self.groups = {"worker": [worker, *worker.children(recursive=True)], **service_processes()}
         self.before = {name: cpu_seconds(procs) for name, procs in self.groups.items()}
 
     def result(self, count: int) -> dict:

@@ -252,18 +252,46 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
+def service_processes() -> dict[str, list[psutil.Process]]:
+    """Every PostgreSQL server process and Redis: a request or a task costs their CPU too, on the same cores."""
+    names = {"postgres": "postgres", "redis": "redis-server"}
+    found: dict[str, list[psutil.Process]] = {group: [] for group in names}
+    for process in psutil.process_iter(["name"]):
+        for group, name in names.items():
+            if process.info["name"] == name:
+                found[group].append(process)
+    return found
+
+
 def timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -> dict:
-    """wrk, plus the server CPU time per request: steadier than req/s when other jobs share the cores."""
+    """wrk, plus the CPU time per request of the server (steadier than req/s when other jobs share the cores) and
+    of PostgreSQL and Redis (which the other side of a comparison may use less or more)."""
+    services = service_processes()
     before = cpu_seconds(processes)
+    services_before = {group: cpu_seconds(procs) for group, procs in services.items()}
     result = wrk(url, **options)
     requests = result["requests_per_second"] * options["duration"]
-    result["cpu_ms_per_request"] = (cpu_seconds(processes) - before) * 1000 / requests if requests else 0.0
+
+    def per_request(spent: float) -> float:
+        return spent * 1000 / requests if requests else 0.0
+
+    result["cpu_ms_per_request"] = per_request(cpu_seconds(processes) - before)
+    for group, procs in services.items():
+        result[f"{group}_cpu_ms_per_request"] = per_request(cpu_seconds(procs) - services_before[group])
     return result
 
 
 def wrk_medians(runs: list[dict]) -> dict:
     """The median of each wrk figure over runs (as timed_wrk returns them)."""
-    keys = ("requests_per_second", "p50_ms", "p99_ms", "non_2xx", "cpu_ms_per_request")
+    keys = (
+        "requests_per_second",
+        "p50_ms",
+        "p99_ms",
+        "non_2xx",
+        "cpu_ms_per_request",
+        "postgres_cpu_ms_per_request",
+        "redis_cpu_ms_per_request",
+    )
     return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 

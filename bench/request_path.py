@@ -11,7 +11,13 @@ rotate the order of the four endpoints, so that each round sees the same machine
 median over rounds of the per-round ratio. Executions are accepted, not run (no worker consumes the queue:
 this measures the request path, bench/executions.py measures the engine); the broker database is flushed.
 
-Usage: .venv/bin/python bench/request_path.py [--duration 5] [--rounds 6] [--profile]
+The lists are measured twice, on two gunicorns of ours side by side: with the per-user read cache of production
+(`PROJECT_LIST_CACHE_SECONDS`, 30 s: wrk repeats one user's request, so nearly every answer is a hit) and with it
+off (`*_uncached`: every request authenticates, queries and serializes). `--ablation` adds the uncached v1 list on
+gunicorns with one feature group off each (the request log line, metrics and database/cache instrumentation,
+audit), and all of them off: what each costs, and what is left against the reference with none of them.
+
+Usage: .venv/bin/python bench/request_path.py [--duration 5] [--rounds 6] [--profile] [--ablation]
 """
 
 import argparse
@@ -27,7 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from harness import (
@@ -51,7 +57,22 @@ DATABASE = "aiassistant_bench_path"
 REFERENCE = Path(os.environ.get("BENCH_REFERENCE", ROOT.parent / "shared" / "bench-reference"))
 REFERENCE_DATABASE = "anchors_http"  # fixed in the reference's settings
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
-GOALS = {"v1_vs_reference": 1.0, "v2_vs_reference": 1.0, "start_vs_v1": 0.8}
+GOALS = {
+    "v1_vs_reference": 1.0,
+    "v2_vs_reference": 1.0,
+    "v1_uncached_vs_reference": 1.0,
+    "v2_uncached_vs_reference": 1.0,
+    "start_vs_v1": 0.8,
+    "start_vs_v1_uncached": 0.8,
+}
+UNCACHED = {"PROJECT_LIST_CACHE_SECONDS": "0"}
+# --ablation: the uncached v1 list with one feature group off each, then all of them (config/settings/base.py).
+ABLATION = {
+    "no_request_log": {"LOG_LEVEL": "WARNING"},
+    "no_observability": {"OBSERVABILITY_ENABLED": "false"},
+    "no_audit": {"AUDIT_ENABLED": "false"},
+    "none_of_these": {"LOG_LEVEL": "WARNING", "OBSERVABILITY_ENABLED": "false", "AUDIT_ENABLED": "false"},
+}
 
 SEED = """
 from accounts.models import User
@@ -138,59 +159,60 @@ def in_process_profile(env: dict, token: str, path: str, requests: int = 400) ->
     return [line for line in out.getvalue().splitlines() if line.strip()]
 
 
-def run(duration: int, rounds: int, profile: bool) -> dict:
+def run(duration: int, rounds: int, profile: bool, ablation: bool) -> dict:
     started = datetime.datetime.now(tz=datetime.UTC)
     load_at_start = os.getloadavg()
     recreate_database(DATABASE)
     env = base_env(DATABASE, LOG_LEVEL="INFO", CELERY_BROKER_URL=BROKER)
-    runs: dict[str, list[dict]] = {"reference": [], "v1": [], "v2": [], "start": []}
+    variants = {
+        "cached": {},
+        "uncached": UNCACHED,
+        **({name: dict(UNCACHED, **extra) for name, extra in ABLATION.items()} if ablation else {}),
+    }
+    runs: dict[str, list[dict]] = {}
     found: dict = {}
     try:
         manage(env, "migrate", "--no-input")
         workflow_id = manage(env, "shell", "-c", SEED.format(password=PASSWORD)).strip().splitlines()[-1]
-        with reference_server() as (reference, reference_token), gunicorn(env, workers=2) as base:
-            token = login(base, "bench@example.com", PASSWORD)
-            ours = gunicorn_processes(base)
-            theirs = gunicorn_processes(reference)
-            auth = {"Authorization": f"Bearer {token}"}
-            targets = {
-                "reference": (
-                    theirs,
-                    f"{reference}/items/",
-                    {"headers": {"Authorization": f"Bearer {reference_token}"}},
-                ),
-                "v1": (ours, f"{base}/api/v1/projects/", {"headers": auth}),
-                "v2": (ours, f"{base}/api/v2/projects/", {"headers": auth}),
-                "start": (
-                    ours,
-                    f"{base}/api/v1/workflows/{workflow_id}/executions/",
-                    {
-                        "headers": {**auth, "Content-Type": "application/json"},
-                        "method": "POST",
-                        "body": json.dumps({"input": {"name": "bench"}}),
-                    },
-                ),
+        with reference_server() as (reference, reference_token), ExitStack() as servers:
+            bases = {
+                name: servers.enter_context(gunicorn(dict(env, **extra), workers=2)) for name, extra in variants.items()
             }
-            base_url = {"reference": reference, "v1": base, "v2": base, "start": base}
-            for name, (processes, url, options) in targets.items():  # warm-up, not counted
-                timed_wrk(base_url[name], processes, url, duration=2, **options)
+            token = login(bases["cached"], "bench@example.com", PASSWORD)
+            auth = {"headers": {"Authorization": f"Bearer {token}"}}
+            start = {
+                "headers": {**auth["headers"], "Content-Type": "application/json"},
+                "method": "POST",
+                "body": json.dumps({"input": {"name": "bench"}}),
+            }
+            targets = {  # name: (server base, path, wrk options)
+                "reference": (reference, "/items/", {"headers": {"Authorization": f"Bearer {reference_token}"}}),
+                "v1": (bases["cached"], "/api/v1/projects/", auth),
+                "v2": (bases["cached"], "/api/v2/projects/", auth),
+                "v1_uncached": (bases["uncached"], "/api/v1/projects/", auth),
+                "v2_uncached": (bases["uncached"], "/api/v2/projects/", auth),
+                "start": (bases["cached"], f"/api/v1/workflows/{workflow_id}/executions/", start),
+                **{f"v1_{name}": (bases[name], "/api/v1/projects/", auth) for name in ABLATION if name in bases},
+            }
+            processes = {base: gunicorn_processes(base) for base in {base for base, _, _ in targets.values()}}
+            for base, path, options in targets.values():  # warm-up, not counted
+                timed_wrk(base, processes[base], base + path, duration=2, **options)
             names = list(targets)
+            runs = {name: [] for name in names}
             for number in range(rounds):
                 order = names[number % len(names) :] + names[: number % len(names)]
                 for name in order:
-                    processes, url, options = targets[name]
-                    runs[name].append(timed_wrk(base_url[name], processes, url, duration=duration, **options))
+                    base, path, options = targets[name]
+                    runs[name].append(timed_wrk(base, processes[base], base + path, duration=duration, **options))
                 _flush_broker()
             if profile:
-                found["profile_v1"] = in_process_profile(env, token, "/api/v1/projects/")
+                found["profile_v1"] = in_process_profile(dict(env, **UNCACHED), token, "/api/v1/projects/")
     finally:
         _flush_broker()
         drop_database(DATABASE)
-    ratios = {
-        "v1_vs_reference": _ratios(runs["v1"], runs["reference"]),
-        "v2_vs_reference": _ratios(runs["v2"], runs["reference"]),
-        "start_vs_v1": _ratios(runs["start"], runs["v1"]),
-    }
+    ratios = {f"{name}_vs_reference": _ratios(runs[name], runs["reference"]) for name in runs if name.startswith("v")}
+    ratios["start_vs_v1"] = _ratios(runs["start"], runs["v1"])
+    ratios["start_vs_v1_uncached"] = _ratios(runs["start"], runs["v1_uncached"])
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
@@ -199,6 +221,7 @@ def run(duration: int, rounds: int, profile: bool) -> dict:
         "duration_s": duration,
         "rounds": rounds,
         "goals": GOALS,
+        "variants": variants,
         "medians": {name: wrk_medians(results) for name, results in runs.items()},
         "median_ratios": {name: round(statistics.median(values), 3) for name, values in ratios.items()},
         "per_round_ratios": ratios,
@@ -215,19 +238,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=6, help="rounds of the four endpoints")
-    parser.add_argument("--profile", action="store_true", help="also profile the v1 list in process")
+    parser.add_argument("--profile", action="store_true", help="also profile the uncached v1 list in process")
+    parser.add_argument("--ablation", action="store_true", help="also the uncached v1 list with features off")
     args = parser.parse_args()
-    results = run(args.duration, args.rounds, args.profile)
-    print(f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'cpu ms/req':>10}")
+    results = run(args.duration, args.rounds, args.profile, args.ablation)
+    print(
+        f"{'endpoint':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'cpu ms/req':>10} "
+        f"{'pg ms/req':>9} {'redis ms/req':>12}"
+    )
     for name, medians in results["medians"].items():
         print(
-            f"{name:10} {medians['requests_per_second']:9.1f} {medians['p50_ms']:8.2f} {medians['p99_ms']:8.2f} "
-            f"{medians['non_2xx']:8.0f} {medians['cpu_ms_per_request']:10.2f}"
+            f"{name:22} {medians['requests_per_second']:9.1f} {medians['p50_ms']:8.2f} {medians['p99_ms']:8.2f} "
+            f"{medians['non_2xx']:8.0f} {medians['cpu_ms_per_request']:10.2f} "
+            f"{medians['postgres_cpu_ms_per_request']:9.2f} {medians['redis_cpu_ms_per_request']:12.2f}"
         )
     for name, ratio in results["median_ratios"].items():
-        verdict = "meets" if ratio >= GOALS[name] else "below"
+        goal = GOALS.get(name)
+        verdict = "" if goal is None else " ({} the goal {})".format("meets" if ratio >= goal else "below", goal)
         rounds = results["per_round_ratios"][name]
-        print(f"median ratio {name}: {ratio:.3f} ({verdict} the goal {GOALS[name]}); rounds {rounds}")
+        print(f"median ratio {name}: {ratio:.3f}{verdict}; rounds {rounds}")
     for line in results.get("profile_v1", []):
         print(line)
     print(
