@@ -1,7 +1,7 @@
 """Project reads, always scoped to the projects the user belongs to."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from audit.recording import note_hidden
 from common.errors import NotFound
@@ -48,8 +48,13 @@ def role_subquery(*, user, project_ref: str = "pk") -> Subquery:
 
 
 def project_list(*, user) -> QuerySet[Project]:
-    """The user's projects, each annotated with the user's `role`."""
-    return Project.objects.filter(member_q(user=user)).annotate(role=role_subquery(user=user))
+    """The user's projects, each annotated with the user's `role`.
+
+    The role is read from the membership row that member_q joins (one per project and user: a unique pair), not by
+    role_subquery: the same rows and roles, from a statement that is cheaper to build (the list's SQL
+    cost 1.29 ms to compile with the subquery, 1.06 ms with the join; bench/README.md, issue 13 goal 1).
+    """
+    return Project.objects.filter(member_q(user=user)).annotate(role=F("memberships__role"))
 
 
 def project_get(*, user, project_id) -> Project:
