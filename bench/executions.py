@@ -40,7 +40,7 @@ from harness import (
     profile_lines,
     py_spy,
     recreate_database,
-    service_processes,
+    service_cpu_seconds,
     write_result,
 )
 
@@ -108,11 +108,12 @@ class cpu_per_task:
 
     def __init__(self, worker_pid: int):
         worker = psutil.Process(worker_pid)
-        self.groups = {"worker": [worker, *worker.children(recursive=True)], **service_processes()}
-        self.before = {name: cpu_seconds(procs) for name, procs in self.groups.items()}
+        self.worker = [worker, *worker.children(recursive=True)]
+        self.before = {"worker": cpu_seconds(self.worker), **service_cpu_seconds()}
 
     def result(self, count: int) -> dict:
-        spent = {name: (cpu_seconds(procs) - self.before[name]) * 1000 / count for name, procs in self.groups.items()}
+        now = {"worker": cpu_seconds(self.worker), **service_cpu_seconds()}
+        spent = {name: (now[name] - self.before[name]) * 1000 / count for name in self.before}
         return {name: round(ms, 2) for name, ms in {**spent, "total": sum(spent.values())}.items()}
 
 

@@ -252,32 +252,40 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def service_processes() -> dict[str, list[psutil.Process]]:
-    """Every PostgreSQL server process and Redis: a request or a task costs their CPU too, on the same cores."""
+def service_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of every PostgreSQL server process and of Redis, by group: a request or a task costs their
+    CPU too, on the same cores. Scanned anew each time, with the time of exited children (a backend whose
+    connection closed is in its postmaster's), so the difference of two calls counts processes that started or
+    ended in between."""
     names = {"postgres": "postgres", "redis": "redis-server"}
-    found: dict[str, list[psutil.Process]] = {group: [] for group in names}
+    found = dict.fromkeys(names, 0.0)
     for process in psutil.process_iter(["name"]):
         for group, name in names.items():
-            if process.info["name"] == name:
-                found[group].append(process)
+            if process.info["name"] != name:
+                continue
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            found[group] += times.user + times.system + times.children_user + times.children_system
     return found
 
 
 def timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -> dict:
     """wrk, plus the CPU time per request of the server (steadier than req/s when other jobs share the cores) and
     of PostgreSQL and Redis (which the other side of a comparison may use less or more)."""
-    services = service_processes()
+    services_before = service_cpu_seconds()
     before = cpu_seconds(processes)
-    services_before = {group: cpu_seconds(procs) for group, procs in services.items()}
     result = wrk(url, **options)
+    services_after = service_cpu_seconds()
     requests = result["requests_per_second"] * options["duration"]
 
     def per_request(spent: float) -> float:
         return spent * 1000 / requests if requests else 0.0
 
     result["cpu_ms_per_request"] = per_request(cpu_seconds(processes) - before)
-    for group, procs in services.items():
-        result[f"{group}_cpu_ms_per_request"] = per_request(cpu_seconds(procs) - services_before[group])
+    for group, seconds in services_after.items():
+        result[f"{group}_cpu_ms_per_request"] = per_request(seconds - services_before[group])
     return result
 
 
