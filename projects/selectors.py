@@ -1,7 +1,7 @@
 """Project reads, always scoped to the projects the user belongs to."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 
 from audit.recording import note_hidden
 from common.errors import NotFound
@@ -20,41 +20,28 @@ def hidden(model, object_id) -> None:
         note_hidden(model._meta.model_name)
 
 
-def member_q(*, user, project_ref: str = "") -> Q:
-    """Rows under a project the user is a member of (`project_ref`: the path to the project, "" for projects).
+def member_rows(queryset: QuerySet, *, user, project_ref: str = "") -> QuerySet:
+    """`queryset`'s rows under a project the user is a member of, each annotated with the user's `role` there
+    (`project_ref`: the path from the rows to their project, "" for projects).
 
     The one place membership scoping is written: a project-bound credential (common.grants) is narrowed here to
-    its project, so every selector built on it answers 404 for the others and lists only that project.
+    its project, so every selector built on it answers 404 for the others and lists only that project. The role
+    is read from the membership row that this filter joins (one per project and user: a unique pair), in the same
+    call, so no query has a role without the scoping. A correlated subquery gave the same roles from a statement
+    that cost more to build and compile: 1.29 against 1.06 ms for the project list's, 1.70 against 0.98 ms for
+    workflow_get's (bench/README.md, issue 13 goals 1 and 2).
     """
     path = f"{project_ref}__" if project_ref else ""
     condition = Q(**{f"{path}memberships__user": user})
     bound = bound_project(user)
     if bound is not None:
         condition &= Q(**{f"{path}pk": bound})
-    return condition
-
-
-def role_subquery(*, user, project_ref: str = "pk") -> Subquery:
-    """The user's role in the project at `project_ref` of the outer query, for `.annotate(role=...)`.
-
-    None outside a project-bound credential's project, so that a role check refuses even where a query forgot
-    member_q.
-    """
-    memberships = Membership.objects.filter(project=OuterRef(project_ref), user=user)
-    bound = bound_project(user)
-    if bound is not None:
-        memberships = memberships.filter(project_id=bound)
-    return Subquery(memberships.values("role")[:1])
+    return queryset.filter(condition).annotate(role=F(f"{path}memberships__role"))
 
 
 def project_list(*, user) -> QuerySet[Project]:
-    """The user's projects, each annotated with the user's `role`.
-
-    The role is read from the membership row that member_q joins (one per project and user: a unique pair), not by
-    role_subquery: the same rows and roles, from a statement that is cheaper to build (the list's SQL
-    cost 1.29 ms to compile with the subquery, 1.06 ms with the join; bench/README.md, issue 13 goal 1).
-    """
-    return Project.objects.filter(member_q(user=user)).annotate(role=F("memberships__role"))
+    """The user's projects, each annotated with the user's `role`."""
+    return member_rows(Project.objects.all(), user=user)
 
 
 def project_get(*, user, project_id) -> Project:

@@ -6,25 +6,20 @@ from django.db.models import QuerySet
 
 from common.errors import NotFound
 from projects.models import Project
-from projects.selectors import hidden, member_q, role_subquery
+from projects.selectors import hidden, member_rows
 from workflows.models import Execution, Workflow, WorkflowVersion
 
 
 def workflow_list(*, user, project: Project) -> QuerySet[Workflow]:
     """Workflows of a project the user belongs to (the project comes from projects.selectors.project_get)."""
-    return Workflow.objects.filter(member_q(user=user, project_ref="project"), project=project).annotate(
-        role=role_subquery(user=user, project_ref="project")
-    )
+    return member_rows(Workflow.objects.filter(project=project), user=user, project_ref="project")
 
 
 def workflow_get(*, user, workflow_id) -> Workflow:
     """One workflow with the caller's `role`; 404 unless the user is a member of its project."""
     try:
-        return (
-            Workflow.objects.filter(member_q(user=user, project_ref="project"))
-            .annotate(role=role_subquery(user=user, project_ref="project"))
-            .select_related("project")
-            .get(pk=workflow_id)
+        return member_rows(Workflow.objects.select_related("project"), user=user, project_ref="project").get(
+            pk=workflow_id
         )
     except (Workflow.DoesNotExist, ValueError) as exc:
         hidden(Workflow, workflow_id)
@@ -44,13 +39,8 @@ def execution_list(*, workflow: Workflow) -> QuerySet[Execution]:
 def execution_get(*, user, execution_id) -> Execution:
     """One execution with its step runs and the caller's `role`; 404 unless the user is a member of its project."""
     try:
-        return (
-            Execution.objects.filter(member_q(user=user, project_ref="workflow__project"))
-            .annotate(role=role_subquery(user=user, project_ref="workflow__project"))
-            .select_related("workflow", "workflow_version")
-            .prefetch_related("step_runs")
-            .get(pk=execution_id)
-        )
+        executions = Execution.objects.select_related("workflow", "workflow_version").prefetch_related("step_runs")
+        return member_rows(executions, user=user, project_ref="workflow__project").get(pk=execution_id)
     except (Execution.DoesNotExist, ValueError) as exc:
         hidden(Execution, execution_id)
         raise NotFound from exc
