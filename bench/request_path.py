@@ -13,9 +13,9 @@ this measures the request path, bench/executions.py measures the engine); the br
 
 The lists are measured twice, on two gunicorns of ours side by side: with the per-user read cache of production
 (`PROJECT_LIST_CACHE_SECONDS`, 30 s: wrk repeats one user's request, so nearly every answer is a hit) and with it
-off (`*_uncached`: every request authenticates, queries and serializes). `--ablation` adds the uncached v1 list on
-gunicorns with one feature group off each (the request log line, metrics and database/cache instrumentation,
-audit), and all of them off: what each costs, and what is left against the reference with none of them.
+off (`*_uncached`: every request authenticates, queries and serializes). `--ablation` adds the uncached v1 list and
+the execution start on gunicorns with one feature group off each (the request log line, metrics and database/cache
+instrumentation, audit), and all of them off: what each costs, and what is left with none of them.
 
 Usage: .venv/bin/python bench/request_path.py [--duration 5] [--rounds 6] [--profile] [--ablation]
 """
@@ -185,14 +185,16 @@ def run(duration: int, rounds: int, profile: bool, ablation: bool) -> dict:
                 "method": "POST",
                 "body": json.dumps({"input": {"name": "bench"}}),
             }
+            start_path = f"/api/v1/workflows/{workflow_id}/executions/"
             targets = {  # name: (server base, path, wrk options)
                 "reference": (reference, "/items/", {"headers": {"Authorization": f"Bearer {reference_token}"}}),
                 "v1": (bases["cached"], "/api/v1/projects/", auth),
                 "v2": (bases["cached"], "/api/v2/projects/", auth),
                 "v1_uncached": (bases["uncached"], "/api/v1/projects/", auth),
                 "v2_uncached": (bases["uncached"], "/api/v2/projects/", auth),
-                "start": (bases["cached"], f"/api/v1/workflows/{workflow_id}/executions/", start),
+                "start": (bases["cached"], start_path, start),
                 **{f"v1_{name}": (bases[name], "/api/v1/projects/", auth) for name in ABLATION if name in bases},
+                **{f"start_{name}": (bases[name], start_path, start) for name in ABLATION if name in bases},
             }
             processes = {base: gunicorn_processes(base) for base in {base for base, _, _ in targets.values()}}
             for base, path, options in targets.values():  # warm-up, not counted
@@ -210,9 +212,14 @@ def run(duration: int, rounds: int, profile: bool, ablation: bool) -> dict:
     finally:
         _flush_broker()
         drop_database(DATABASE)
-    ratios = {f"{name}_vs_reference": _ratios(runs[name], runs["reference"]) for name in runs if name.startswith("v")}
+    ratios = {
+        f"{name}_vs_reference": _ratios(runs[name], runs["reference"]) for name in runs if name[:2] in ("v1", "v2")
+    }
     ratios["start_vs_v1"] = _ratios(runs["start"], runs["v1"])
     ratios["start_vs_v1_uncached"] = _ratios(runs["start"], runs["v1_uncached"])
+    for name in ABLATION:  # starting executions against the list, both with the same features off
+        if f"start_{name}" in runs:
+            ratios[f"start_{name}_vs_v1_{name}"] = _ratios(runs[f"start_{name}"], runs[f"v1_{name}"])
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
