@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from workflows import runner, services
+from workflows import claims, runner, services
 
 logger = logging.getLogger("aiassistant.workflows")
 
@@ -16,7 +16,7 @@ def run_execution(self, execution_id: str) -> None:
     """Run or resume one execution; a duplicate delivery backs off while another runner is alive."""
     try:
         runner.execution_run(execution_id=execution_id)
-    except runner.ExecutionBusy as busy:
+    except claims.ExecutionBusy as busy:
         raise self.retry(countdown=busy.retry_in) from None
     except SoftTimeLimitExceeded:
         runner.execution_fail(execution_id=execution_id, error="The worker's time limit for the execution was reached.")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.models import ModelHistory
 from tests.factories import WorkflowFactory
 from tests.support import wait_for
-from workflows import runner
+from workflows import claims, runner
 from workflows.models import Execution, ExecutionStatus, StepRun, StepStatus, WorkflowVersion
 from workflows.records import StepRecords
 from workflows.steps import REGISTRY
@@ -448,7 +448,7 @@ def test_a_live_runner_makes_a_duplicate_delivery_back_off():
         heartbeat_at=timezone.now(),
         runner_id="live-worker",
     )
-    with pytest.raises(runner.ExecutionBusy):
+    with pytest.raises(claims.ExecutionBusy):
         runner.execution_run(execution_id=execution.pk)
     execution.refresh_from_db()
     assert (execution.status, execution.runner_id) == (ExecutionStatus.RUNNING, "live-worker")
@@ -683,7 +683,7 @@ def test_first_claim_counts_without_reading_the_steps():
 def test_a_first_claim_is_one_statement_with_the_same_history_as_any_claim():
     execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": "{{ project.slug }}"}}))
     with CaptureQueriesContext(connection) as queries:
-        runner._claim(execution.pk, "runner-1")
+        claims.claim(execution.pk, "runner-1")
     statements = [query["sql"] for query in queries.captured_queries if not query["sql"].startswith("SAVEPOINT")]
     assert statements[0].lstrip().startswith("UPDATE workflows_execution AS e")
     assert not any("FOR UPDATE" in sql for sql in statements)
@@ -708,7 +708,7 @@ def test_a_first_claim_is_one_statement_with_the_same_history_as_any_claim():
 )
 def test_anything_but_a_first_claim_takes_the_locked_read(fields):
     execution = make_execution(steps({"id": "a", "type": "transform", "config": {"value": 1}}), **fields)
-    assert runner._first_claim(execution.pk, "runner-1") is None
+    assert claims._first_claim(execution.pk, "runner-1") is None
     execution.refresh_from_db()
     assert execution.runner_id == fields.get("runner_id", "")
 
@@ -720,15 +720,15 @@ def test_two_deliveries_claiming_at_once_give_one_holder():
 
     def first_delivery():
         with transaction.atomic():
-            outcome["first"] = runner._first_claim(execution.pk, "runner-1")
+            outcome["first"] = claims._first_claim(execution.pk, "runner-1")
             holding.set()
             release.wait(10)  # the row stays locked, uncommitted
         connection.close()
 
     def second_delivery():
         try:
-            outcome["second"] = runner._claim(execution.pk, "runner-2")
-        except runner.ExecutionBusy as exc:
+            outcome["second"] = claims.claim(execution.pk, "runner-2")
+        except claims.ExecutionBusy as exc:
             outcome["second"] = exc
         finally:
             connection.close()
@@ -744,7 +744,7 @@ def test_two_deliveries_claiming_at_once_give_one_holder():
     first.join(10)
     second.join(10)
     assert outcome["first"] is not None
-    assert isinstance(outcome["second"], runner.ExecutionBusy)
+    assert isinstance(outcome["second"], claims.ExecutionBusy)
     execution.refresh_from_db()
     assert (execution.runner_id, execution.claims) == ("runner-1", 1)
 
