@@ -49,6 +49,8 @@ def base_env(database: str, **extra) -> dict:
         # Quotas unlimited too: the daily execution quota (1,000 by default) would answer 429 within a run.
         QUOTA_EXECUTIONS_PER_DAY="0",
         QUOTA_LLM_TOKENS_PER_DAY="0",
+        # An access token lives 5 minutes by default; a run with --ablation lasts longer (it answered 401s).
+        JWT_ACCESS_TTL="7200",
         LOG_LEVEL="WARNING",
     )
     env.update(extra)

@@ -272,6 +272,9 @@ def main():
         )
     )
     print(f"written to {write_result('request_path', results)}")
+    failed = {name: medians["non_2xx"] for name, medians in results["medians"].items() if medians["non_2xx"]}
+    if failed:
+        raise SystemExit(f"non-2xx answers (median per run) {failed}: these figures do not measure the endpoint")
 
 
 if __name__ == "__main__":
