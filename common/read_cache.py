@@ -1,14 +1,15 @@
 """A per-user read cache of API list responses in the shared cache (Redis), dropped by generation.
 
 Each user has a generation: a random token under `readcache:{namespace}:gen:{user}`. A cached body lives under a
-key made of the namespace, the user, that generation and a digest of what else shapes the body (the API version,
-the absolute URL with its query string, the project a bound credential is limited to). So no user is ever served
-another's entry (the user id is in the key), and `forget()` drops every entry of a user at once by deleting the
-generation: the next read makes a new one, and the old entries are never read again (they expire).
+key made of the namespace, the user and a digest of what else shapes the body (the API version, the absolute URL
+with its query string, the project a bound credential is limited to), stored together with the generation it was
+computed under. So no user is ever served another's entry (the user id is in the key), and `forget()` drops every
+entry of a user at once by deleting the generation: an entry counts only while its generation is the current one.
+A read asks for both keys in one round trip (`get_many`).
 
 Race-free against writes: a read takes the generation before it queries; a writer deletes it after its
 transaction commits (and once before, as accounts.tokens.forget_user does). A read that saw the old data stored it
-under a generation that no longer exists.
+with a generation that no longer exists.
 
 Like the JWT user cache (accounts.tokens), it is on only with the shared Redis cache (settings: the namespace's
 `*_CACHE_SECONDS`, 0 by default without REDIS_URL): a per-process cache could not be told by another process that
@@ -26,17 +27,13 @@ from rest_framework.response import Response
 from common.grants import bound_project
 
 GENERATION_KEY = "readcache:{namespace}:gen:{user}"
-ENTRY_KEY = "readcache:{namespace}:{user}:{generation}:{digest}"
+ENTRY_KEY = "readcache:{namespace}:{user}:entry:{digest}"  # its value: (generation, body)
 GENERATION_SECONDS = 24 * 3600  # its expiry only drops entries: they expire sooner
 
 
-def _generation(namespace: str, user_id) -> str:
-    key = GENERATION_KEY.format(namespace=namespace, user=user_id)
-    value = cache.get(key)
-    if value is None:
-        cache.add(key, uuid.uuid4().hex, GENERATION_SECONDS)  # add: of two first readers, one token wins
-        value = cache.get(key) or "none"  # "none": the cache lost it again at once; that entry is never read
-    return value
+def _new_generation(key: str) -> str:
+    cache.add(key, uuid.uuid4().hex, GENERATION_SECONDS)  # add: of two first readers, one token wins
+    return cache.get(key) or "none"  # "none": the cache lost it again at once; no entry is stored under it
 
 
 def _digest(request) -> str:
@@ -51,17 +48,20 @@ def cached_list(request, *, namespace: str, seconds: int, compute: Callable[[], 
     user = request.user
     if not seconds or not getattr(user, "is_authenticated", False):
         return compute()
-    key = ENTRY_KEY.format(
-        namespace=namespace, user=user.pk, generation=_generation(namespace, user.pk), digest=_digest(request)
-    )
-    data = cache.get(key)
-    if data is not None:
-        response = Response(data)
+    generation_key = GENERATION_KEY.format(namespace=namespace, user=user.pk)
+    entry_key = ENTRY_KEY.format(namespace=namespace, user=user.pk, digest=_digest(request))
+    found = cache.get_many([generation_key, entry_key])
+    generation = found.get(generation_key)
+    entry = found.get(entry_key)
+    if generation is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+        response = Response(entry[1])
         response.paginated = True  # type: ignore[attr-defined]  # as common.api.PaginatedListMixin marks it
         return response
+    if generation is None:
+        generation = _new_generation(generation_key)
     response = compute()
-    if response.status_code == 200:
-        cache.set(key, response.data, seconds)
+    if response.status_code == 200 and generation != "none":
+        cache.set(entry_key, (generation, response.data), seconds)
     return response
 
 

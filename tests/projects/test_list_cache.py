@@ -3,8 +3,12 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
 
 from accounts.gdpr.erasure import user_erase
+from common import read_cache
 from projects.models import Membership, Role
 from tests.conftest import client_for
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, api_token, bearer_client
@@ -160,3 +164,27 @@ def test_the_list_is_dropped_again_when_the_write_commits(shared):
     response = client_for(owner).patch(f"/api/v1/projects/{project.id}/", {"name": "Committed"}, format="json")
     assert response.status_code == 200
     assert _projects(editor_client)[str(project.id)]["name"] == "Committed"
+
+
+def test_a_body_computed_across_a_write_is_not_served_after_it(shared):
+    """The race the generation closes: a read takes the generation and queries; meanwhile a write drops the
+    generation and a second read stores the new body under a new one; then the first read stores what it saw,
+    over the second's entry. The next read must not be served that."""
+    _, owner, _ = shared
+    request = Request(APIRequestFactory().get("/api/v1/projects/"))
+    request.user, request.version = owner, "1"
+
+    def read(body):
+        return read_cache.cached_list(request, namespace="test", seconds=30, compute=lambda: Response(body)).data
+
+    def during_a_write_and_a_read():
+        read_cache.forget("test", [owner.pk])
+        assert read({"results": ["after the write"]}) == {"results": ["after the write"]}
+        return Response({"results": ["before the write"]})
+
+    read({"results": ["first"]})  # a generation exists
+    read_cache.forget("test", [owner.pk])
+    read_cache.cached_list(request, namespace="test", seconds=30, compute=during_a_write_and_a_read)
+
+    assert read({"results": ["queried again"]}) == {"results": ["queried again"]}
+    assert read({"results": []}) == {"results": ["queried again"]}  # and that one is cached
