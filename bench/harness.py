@@ -338,3 +338,20 @@ def profile_lines(raw: Path, inside: str, top: int = 25) -> list[str]:
     ranked = sorted(inclusive.items(), key=lambda item: -item[1])
     below = [(name, n) for name, n in ranked if n < total][:top]  # not the frames every sample shares
     return [f"{total} samples through {inside}"] + [f"{100 * n / total:5.1f} %  {name}" for name, n in below]
+
+
+def profile_shares(raw: Path, inside: str, parts: list[tuple[str, tuple[str, ...]]]) -> dict[str, float]:
+    """The share (%) of the samples through `inside` that each part takes: a sample belongs to the first part any
+    of whose path fragments one of its frames holds ("Redis" before "authentication": a Redis call made while
+    authenticating is Redis), else to "other"."""
+    counts = dict.fromkeys([name for name, _ in parts] + ["other"], 0)
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if inside not in stack:
+            continue
+        samples = int(count)
+        total += samples
+        name = next((name for name, fragments in parts if any(f in stack for f in fragments)), "other")
+        counts[name] += samples
+    return {name: round(100 * n / total, 1) if total else 0.0 for name, n in counts.items()}

@@ -15,7 +15,9 @@ The lists are measured twice, on two gunicorns of ours side by side: with the pe
 (`PROJECT_LIST_CACHE_SECONDS`, 30 s: wrk repeats one user's request, so nearly every answer is a hit) and with it
 off (`*_uncached`: every request authenticates, queries and serializes). `--ablation` adds the uncached v1 list and
 the execution start on gunicorns with one feature group off each (the request log line, metrics and database/cache
-instrumentation, audit), and all of them off: what each costs, and what is left with none of them.
+instrumentation, audit), and all of them off: what each costs, and what is left with none of them. `--profile`
+then records the reference, the uncached v1 list and the execution start under load with py-spy, and prints the
+share of the samples each part of a request takes (PARTS) next to each other.
 
 Usage: .venv/bin/python bench/request_path.py [--duration 5] [--rounds 6] [--profile] [--ablation]
 """
@@ -29,7 +31,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -46,6 +47,9 @@ from harness import (
     gunicorn_processes,
     login,
     manage,
+    profile_lines,
+    profile_shares,
+    py_spy,
     recreate_database,
     timed_wrk,
     write_result,
@@ -132,31 +136,37 @@ def _flush_broker() -> None:
     redis.Redis.from_url(BROKER).flushdb()
 
 
-def in_process_profile(env: dict, token: str, path: str, requests: int = 400) -> list[str]:
-    """cProfile of `requests` requests to `path` through Django's test client (every middleware, no HTTP): the
-    top lines by own time, as bench/README.md quotes them."""
-    import cProfile
-    import io
-    import pstats
+# Where a request's time goes, by part (harness.profile_shares): a sample is counted in the first part it touches.
+PARTS = [
+    ("Redis round trips", ("redis/client.py",)),
+    ("PostgreSQL round trips", ("psycopg/cursor.py",)),
+    ("SQL built and compiled, rows made models", ("django/db/models/",)),
+    ("serialization", ("rest_framework/serializers.py", "rest_framework/fields.py", "common/serializers.py")),
+    ("JSON rendering", ("rest_framework/renderers.py", "json/encoder.py")),
+    ("authentication", ("rest_framework_simplejwt/", "jwt/", "accounts/tokens.py", "identity/authentication.py")),
+    ("throttles", ("throttling.py",)),
+    ("rest of the view (DRF, pagination, filters, envelope)", ("rest_framework/", "django_filters/")),
+    ("middleware and Django's handler", ("django/core/handlers/",)),
+]
+IN_REQUEST = "handle_request (gunicorn/workers/sync.py"  # a sync worker serving one request: HTTP included
 
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
 
-    django.setup()
-    from django.test import Client
-
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
-    for _ in range(20):
-        client.get(path)
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(requests):
-        client.get(path)
-    profile.disable()
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(r"(aiassistant|work|site-packages)", 40)
-    return [line for line in out.getvalue().splitlines() if line.strip()]
+def spy_profile(base: str, path: str, options: dict, seconds: int = 12) -> dict:
+    """py-spy of a gunicorn (master and workers) while wrk loads one endpoint: the share of each part of PARTS,
+    and the functions with the largest inclusive share."""
+    processes = gunicorn_processes(base)
+    pids = {process.pid for process in processes}
+    master = next(process for process in processes if process.ppid() not in pids)
+    with tempfile.TemporaryDirectory() as scratch:
+        raw = Path(scratch) / "profile.raw"
+        spy = py_spy(master.pid, seconds, raw)
+        time.sleep(1)  # py-spy attached
+        timed_wrk(base, processes, base + path, duration=seconds - 2, **options)
+        spy.wait(timeout=60)
+        return {
+            "shares": profile_shares(raw, IN_REQUEST, PARTS),
+            "top": profile_lines(raw, "WSGIHandler.__call__ (wsgi.py)", top=30),
+        }
 
 
 def run(duration: int, rounds: int, profile: bool, ablation: bool) -> dict:
@@ -208,7 +218,9 @@ def run(duration: int, rounds: int, profile: bool, ablation: bool) -> dict:
                     runs[name].append(timed_wrk(base, processes[base], base + path, duration=duration, **options))
                 _flush_broker()
             if profile:
-                found["profile_v1"] = in_process_profile(dict(env, **UNCACHED), token, "/api/v1/projects/")
+                found["profiles"] = {
+                    name: spy_profile(*targets[name]) for name in ("reference", "v1_uncached", "start")
+                }
     finally:
         _flush_broker()
         drop_database(DATABASE)
@@ -245,7 +257,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=6, help="rounds of the four endpoints")
-    parser.add_argument("--profile", action="store_true", help="also profile the uncached v1 list in process")
+    parser.add_argument("--profile", action="store_true", help="also py-spy the reference, the uncached list, start")
     parser.add_argument("--ablation", action="store_true", help="also the uncached v1 list with features off")
     args = parser.parse_args()
     results = run(args.duration, args.rounds, args.profile, args.ablation)
@@ -264,8 +276,13 @@ def main():
         verdict = "" if goal is None else " ({} the goal {})".format("meets" if ratio >= goal else "below", goal)
         rounds = results["per_round_ratios"][name]
         print(f"median ratio {name}: {ratio:.3f}{verdict}; rounds {rounds}")
-    for line in results.get("profile_v1", []):
-        print(line)
+    profiles = results.get("profiles", {})
+    if profiles:
+        print(f"{'share of the samples (%)':55} " + " ".join(f"{name:>12}" for name in profiles))
+        for part in next(iter(profiles.values()))["shares"]:
+            print(f"{part:55} " + " ".join(f"{profile['shares'][part]:12.1f}" for profile in profiles.values()))
+        for name, profile in profiles.items():
+            print(f"-- {name}: " + "\n".join(profile["top"]))
     print(
         "load average: {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end ({} cores)".format(
             *results["load_average_at_start"], *results["load_average_at_end"], results["machine"]["cpus"]
