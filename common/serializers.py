@@ -65,7 +65,7 @@ class ColumnOutputMixin:
         return plan
 
     def to_representation(self, instance):
-        zone = timezone.get_current_timezone()  # once per row: it is a context-local lookup
+        zone = timezone.get_current_timezone()  # a context-local read: once per row, not once per datetime
         row = {}
         for name, source, convert, zoned in self.column_plan():
             value = getattr(instance, source)
@@ -86,9 +86,11 @@ def _conversion(serializer_class, field) -> tuple:
     if method is serializers.ChoiceField.to_representation:
         choices = field.choice_strings_to_values
         return (lambda value: value if value == "" else choices.get(str(value), value)), False
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
     if (
         method is serializers.DateTimeField.to_representation
-        and getattr(field, "format", api_settings.DATETIME_FORMAT).lower() == ISO_8601
+        and isinstance(output_format, str)
+        and output_format.lower() == ISO_8601
         and not hasattr(field, "timezone")
     ):
         return (lambda value, zone: _iso_datetime(value, zone, field)), True

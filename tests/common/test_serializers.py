@@ -75,6 +75,7 @@ def test_the_active_time_zone_is_followed_as_drf_follows_it():
         serializers.CharField(source="created_by.email"),
         serializers.CharField(default="x"),
         serializers.DateTimeField(format="%Y"),
+        serializers.DateTimeField(format=None),
         serializers.JSONField(),
     ],
 )
