@@ -31,11 +31,6 @@ ENTRY_KEY = "readcache:{namespace}:{user}:entry:{digest}"  # its value: (generat
 GENERATION_SECONDS = 24 * 3600  # its expiry only drops entries: they expire sooner
 
 
-def _new_generation(key: str) -> str:
-    cache.add(key, uuid.uuid4().hex, GENERATION_SECONDS)  # add: of two first readers, one token wins
-    return cache.get(key) or "none"  # "none": the cache lost it again at once; no entry is stored under it
-
-
 def _digest(request) -> str:
     shape = "\n".join(
         (str(request.version), request.build_absolute_uri(), str(bound_project(request.user) or "")),
@@ -51,16 +46,16 @@ def cached_list(request, *, namespace: str, seconds: int, compute: Callable[[], 
     generation_key = GENERATION_KEY.format(namespace=namespace, user=user.pk)
     entry_key = ENTRY_KEY.format(namespace=namespace, user=user.pk, digest=_digest(request))
     found = cache.get_many([generation_key, entry_key])
-    generation = found.get(generation_key)
-    entry = found.get(entry_key)
-    if generation is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+    generation, entry = found.get(generation_key), found.get(entry_key)
+    if entry is not None and entry[0] == generation:  # an entry is only ever stored with a generation
         response = Response(entry[1])
         response.paginated = True  # type: ignore[attr-defined]  # as common.api.PaginatedListMixin marks it
         return response
     if generation is None:
-        generation = _new_generation(generation_key)
+        cache.add(generation_key, uuid.uuid4().hex, GENERATION_SECONDS)  # add: of two first readers, one wins
+        generation = cache.get(generation_key)  # None: the cache lost it again at once; nothing is stored then
     response = compute()
-    if response.status_code == 200 and generation != "none":
+    if response.status_code == 200 and generation is not None:
         cache.set(entry_key, (generation, response.data), seconds)
     return response
 
