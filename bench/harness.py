@@ -242,8 +242,9 @@ def gunicorn_processes(base: str) -> list[psutil.Process]:
     return found
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User plus system CPU seconds of these processes so far (a process that has exited counts as 0)."""
+def cpu_seconds(processes: list[psutil.Process], *, children: bool = False) -> float:
+    """User plus system CPU seconds of these processes so far (a process that has exited counts as 0), with
+    `children` also that of their exited children."""
     total = 0.0
     for process in processes:
         try:
@@ -251,6 +252,8 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
         except psutil.NoSuchProcess:
             continue
         total += times.user + times.system
+        if children:
+            total += times.children_user + times.children_system
     return total
 
 
@@ -260,17 +263,12 @@ def service_cpu_seconds() -> dict[str, float]:
     connection closed is in its postmaster's), so the difference of two calls counts processes that started or
     ended in between."""
     names = {"postgres": "postgres", "redis": "redis-server"}
-    found = dict.fromkeys(names, 0.0)
+    groups: dict[str, list[psutil.Process]] = {group: [] for group in names}
     for process in psutil.process_iter(["name"]):
         for group, name in names.items():
-            if process.info["name"] != name:
-                continue
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            found[group] += times.user + times.system + times.children_user + times.children_system
-    return found
+            if process.info["name"] == name:
+                groups[group].append(process)
+    return {group: cpu_seconds(processes, children=True) for group, processes in groups.items()}
 
 
 def timed_wrk(base: str, processes: list[psutil.Process], url: str, **options) -> dict:
